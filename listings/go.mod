@@ -1,0 +1,3 @@
+module sdbe/listings
+
+go 1.22
