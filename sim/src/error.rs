@@ -15,25 +15,47 @@ pub struct ConfigError {
 impl ConfigError {
     /// Creates an error for `field`.
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
+        Self {
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// Checks that a whole-number field lies in `min..=max`.
-    pub fn check_range_u32(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), Self> {
+    pub fn check_range_u32(
+        field: &'static str,
+        value: u32,
+        min: u32,
+        max: u32,
+    ) -> Result<(), Self> {
         if (min..=max).contains(&value) {
             Ok(())
         } else {
-            Err(Self::new(field, format!("{value} is out of range {min}..={max}")))
+            Err(Self::new(
+                field,
+                format!("{value} is out of range {min}..={max}"),
+            ))
         }
     }
 
     /// Checks that a real-valued field is finite and lies in `min..=max`.
-    pub fn check_range_f64(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), Self> {
+    pub fn check_range_f64(
+        field: &'static str,
+        value: f64,
+        min: f64,
+        max: f64,
+    ) -> Result<(), Self> {
         if value.is_nan() {
-            return Err(Self::new(field, "NaN is not a number; use a value in range"));
+            return Err(Self::new(
+                field,
+                "NaN is not a number; use a value in range",
+            ));
         }
         if value < min || value > max {
-            return Err(Self::new(field, format!("{value} is out of range {min}..={max}")));
+            return Err(Self::new(
+                field,
+                format!("{value} is out of range {min}..={max}"),
+            ));
         }
         Ok(())
     }

@@ -34,7 +34,12 @@ pub const WIDGETS: &[WidgetKind] = &[
 ];
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {
-    WidgetKind { name, summary, check: check_params::<E>, defaults: default_config::<E> }
+    WidgetKind {
+        name,
+        summary,
+        check: check_params::<E>,
+        defaults: default_config::<E>,
+    }
 }
 
 /// Finds a widget by its directive name.

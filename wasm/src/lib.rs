@@ -1,1 +1,105 @@
-//! Widgets.
+//! The book's interactive widgets: Yew components over the `sim` engines.
+//!
+//! The page loader calls [`mount_all`] once the bundle has loaded. It finds
+//! every `.sdbe-widget` placeholder that the preprocessor emitted and mounts
+//! the component its `data-widget` names, with the configuration from
+//! `data-config` and the seed from `data-seed`.
+
+#![allow(
+    unreachable_pub,
+    reason = "the crate's only public surface is `mount_all`; modules are private and \
+              their items are `pub` for use across the crate"
+)]
+
+mod clock;
+mod controls;
+mod fields;
+mod frame;
+mod runner;
+mod widgets;
+
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use web_sys::Element;
+use yew::{BaseComponent, Renderer};
+
+/// Seed used when a directive does not set one.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// Mounts every widget placeholder on the page that is not mounted yet.
+///
+/// Placeholders are found by class, never by id, because mdBook's print page
+/// renames duplicate ids. A placeholder that cannot be mounted shows why.
+#[wasm_bindgen]
+pub fn mount_all() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(placeholders) = document.query_selector_all(".sdbe-widget:not([data-mounted])") else {
+        return;
+    };
+    for index in 0..placeholders.length() {
+        let Some(element) = placeholders
+            .item(index)
+            .and_then(|n| n.dyn_into::<Element>().ok())
+        else {
+            continue;
+        };
+        match mount(&element) {
+            Ok(()) => {
+                let _ = element.set_attribute("data-mounted", "true");
+            }
+            Err(reason) => show_error(&element, &reason),
+        }
+    }
+}
+
+fn mount(placeholder: &Element) -> Result<(), String> {
+    let name = placeholder
+        .get_attribute("data-widget")
+        .ok_or("missing data-widget attribute")?;
+    let config = placeholder
+        .get_attribute("data-config")
+        .unwrap_or_else(|| "{}".to_string());
+    let seed = match placeholder.get_attribute("data-seed") {
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("invalid data-seed `{text}`"))?,
+        None => DEFAULT_SEED,
+    };
+    let document = placeholder
+        .owner_document()
+        .ok_or("placeholder is not in a document")?;
+    let root = document
+        .create_element("div")
+        .map_err(|_| "failed to create the widget root")?;
+    root.set_class_name("sdbe-widget-root");
+    placeholder
+        .append_child(&root)
+        .map_err(|_| "failed to attach the widget root")?;
+    widgets::mount(&name, root, &config, seed)
+}
+
+/// Renders a widget component into `root` with its parsed configuration.
+pub(crate) fn render<C, T>(root: Element, config_json: &str, seed: u64) -> Result<(), String>
+where
+    C: BaseComponent<Properties = widgets::WidgetProps<T>>,
+    T: PartialEq + DeserializeOwned + 'static,
+{
+    let config: T =
+        serde_json::from_str(config_json).map_err(|err| format!("invalid data-config: {err}"))?;
+    Renderer::<C>::with_root_and_props(root, widgets::WidgetProps { config, seed }).render();
+    Ok(())
+}
+
+fn show_error(placeholder: &Element, reason: &str) {
+    let Some(document) = placeholder.owner_document() else {
+        return;
+    };
+    if let Ok(note) = document.create_element("p") {
+        note.set_class_name("sdbe-widget-error");
+        note.set_text_content(Some(&format!("This widget could not start: {reason}")));
+        let _ = placeholder.append_child(&note);
+    }
+    web_sys::console::error_1(&format!("widget failed to mount: {reason}").into());
+}

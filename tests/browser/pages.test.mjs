@@ -1,0 +1,84 @@
+// Every page of the built book loads cleanly, mounts its widgets, draws its
+// diagrams, and loads the widget bundle only when it has a widget.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { bookDir, serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+    server = await serveBook();
+    browser = await launchBrowser();
+});
+
+after(async () => {
+    await browser?.close();
+    await server?.close();
+});
+
+async function htmlPages(dir) {
+    const pages = [];
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+            pages.push(...(await htmlPages(path)));
+        } else if (entry.name.endsWith('.html') && entry.name !== 'toc.html') {
+            pages.push(relative(bookDir, path));
+        }
+    }
+    return pages.sort();
+}
+
+test('every page loads without errors and mounts its widgets', async () => {
+    const pages = await htmlPages(bookDir);
+    assert.ok(pages.length >= 5, `expected the book's pages, found ${pages.length}`);
+    for (const path of pages) {
+        const { page, problems } = await openPage(browser);
+        const bundleRequests = [];
+        page.on('request', (request) => {
+            if (request.url().includes('/widgets/sdbe_widgets')) {
+                bundleRequests.push(request.url());
+            }
+        });
+        await page.goto(server.base + path, { waitUntil: 'load' });
+        const placeholders = await page.locator('.sdbe-widget').count();
+        if (placeholders > 0) {
+            await page.locator('.sdbe-widget').first().scrollIntoViewIfNeeded();
+            await waitForWidgets(page);
+            const errors = await page.locator('.sdbe-widget-error').allTextContents();
+            assert.deepEqual(errors, [], `${path}: widget errors`);
+        } else {
+            // Give a stray loader time to fetch before concluding it did not.
+            await page.waitForTimeout(200);
+            assert.deepEqual(bundleRequests, [], `${path} has no widget but loaded the bundle`);
+        }
+        const diagrams = await page.locator('pre.mermaid').count();
+        if (diagrams > 0) {
+            await page.waitForFunction(
+                () => Array.from(document.querySelectorAll('pre.mermaid')).every((pre) => pre.querySelector('svg')),
+                null,
+                { timeout: 20_000 },
+            );
+        }
+        assert.deepEqual(problems, [], `${path}: console or network problems`);
+        await page.close();
+    }
+});
+
+test('print page mounts every copy of every widget', async () => {
+    const { page, problems } = await openPage(browser);
+    // mdBook's print page calls window.print() after load; make it a no-op.
+    await page.addInitScript(() => {
+        window.print = () => {};
+    });
+    await page.goto(server.base + 'print.html', { waitUntil: 'load' });
+    const placeholders = await page.locator('.sdbe-widget').count();
+    assert.ok(placeholders >= 3, `expected the three model widgets, found ${placeholders}`);
+    await waitForWidgets(page);
+    assert.equal(await page.locator('.sdbe-widget-root').count(), placeholders);
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -1,0 +1,183 @@
+// The three model widgets respond to their controls, follow the page theme,
+// keep arrow keys from turning the page, and tabs remember the language.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+    server = await serveBook();
+    browser = await launchBrowser();
+});
+
+after(async () => {
+    await browser?.close();
+    await server?.close();
+});
+
+/// Opens a chapter and waits for its first widget to mount.
+async function openChapter(path) {
+    const { page, problems } = await openPage(browser);
+    await page.goto(server.base + path, { waitUntil: 'load' });
+    const widget = page.locator('.sdbe-widget').first();
+    await widget.scrollIntoViewIfNeeded();
+    await waitForWidgets(page);
+    return { page, problems, widget };
+}
+
+async function metricText(widget, key) {
+    return (await widget.locator(`[data-metric="${key}"] .sdbe-metric-value`).textContent()).trim();
+}
+
+async function metricNumber(widget, key) {
+    return Number.parseFloat(await metricText(widget, key));
+}
+
+test('token bucket rejects a burst beyond capacity, then refills', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    // No background traffic, so only the bursts decide.
+    const background = widget.locator('label:has-text("Background") input');
+    await background.fill('0');
+    await background.dispatchEvent('change');
+
+    await widget.locator('button.sdbe-burst').click();
+
+    assert.equal(await metricNumber(widget, 'accepted'), 5, 'a full bucket of 5 admits 5 of 10');
+    assert.equal(await metricNumber(widget, 'rejected'), 5, 'the other 5 are rejected');
+
+    // One token returns per simulated second: 21 steps of 50 ms pass 1 s.
+    for (let i = 0; i < 21; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await widget.locator('button.sdbe-burst').click();
+
+    assert.equal(await metricNumber(widget, 'accepted'), 6, 'one refilled token admits one more');
+    assert.equal(await metricNumber(widget, 'rejected'), 14);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('token bucket shows an error for an invalid capacity and recovers', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    const capacity = widget.locator('label:has-text("Capacity") input');
+
+    await capacity.fill('0');
+    await capacity.dispatchEvent('change');
+    const error = await widget.locator('.sdbe-widget-error').textContent();
+    await capacity.fill('8');
+    await capacity.dispatchEvent('change');
+
+    assert.match(error, /invalid `capacity`: 0 is out of range/);
+    assert.equal(await widget.locator('.sdbe-widget-error').count(), 0);
+    assert.match(await metricText(widget, 'tokens'), /^8\.00 \/ 8$/);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('playing advances simulated time and pause stops it', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForFunction(
+        (el) => Number.parseFloat(el.querySelector('[data-metric="time"] .sdbe-metric-value').textContent) >= 1,
+        await widget.elementHandle(),
+        { timeout: 10_000 },
+    );
+    await play.click();
+    const paused = await metricText(widget, 'time');
+    await page.waitForTimeout(300);
+
+    assert.equal(await metricText(widget, 'time'), paused);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('client-server latency rises when clients outnumber workers', async () => {
+    const { page, problems, widget } = await openChapter('beginner/01-client-server.html');
+    const speed = widget.locator('select[aria-label="Simulation speed"]');
+    await speed.selectOption({ label: '10×' });
+    const clients = widget.locator('label:has-text("Clients") input');
+    await clients.fill('1');
+    await clients.dispatchEvent('change');
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(2_500);
+    const lightLoad = await metricNumber(widget, 'mean-latency');
+    await clients.fill('30');
+    await clients.dispatchEvent('change');
+    await page.waitForTimeout(4_000);
+    const heavyLoad = await metricNumber(widget, 'mean-latency');
+    await play.click();
+
+    assert.ok(lightLoad > 0, `light-load latency ${lightLoad}`);
+    assert.ok(heavyLoad > 3 * lightLoad, `30 clients on 2 workers: ${heavyLoad} ms vs ${lightLoad} ms`);
+    assert.ok((await metricNumber(widget, 'queue')) > 0, 'requests wait in the queue');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('consistent hashing moves fewer keys than mod-N when a node joins', async () => {
+    const { page, problems, widget } = await openChapter('beginner/27-consistent-hashing.html');
+
+    await widget.locator('button.sdbe-add-node').click();
+    const ring = Number.parseInt(await metricText(widget, 'moved-ring'), 10);
+    const modN = Number.parseInt(await metricText(widget, 'moved-mod-n'), 10);
+
+    assert.equal(await metricNumber(widget, 'nodes'), 5);
+    assert.ok(ring > 0 && ring < modN, `ring moved ${ring}, mod-N ${modN}`);
+    assert.ok(modN > 0.6 * 200, `mod-N moves most of 200 keys: ${modN}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('arrow keys inside a widget do not turn the page', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    const url = page.url();
+
+    await widget.locator('button:has-text("Step")').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(300);
+
+    assert.equal(page.url(), url);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('switching to the navy theme restyles the widgets', async () => {
+    const { page, problems, widget } = await openChapter('beginner/27-consistent-hashing.html');
+    const colours = () =>
+        widget.evaluate((el) => {
+            const style = getComputedStyle(el);
+            const button = getComputedStyle(el.querySelector('button'));
+            return `${style.backgroundColor} ${style.color} ${button.backgroundColor}`;
+        });
+    const light = await colours();
+
+    await page.locator('#mdbook-theme-toggle').click();
+    await page.locator('#mdbook-theme-navy').click();
+    await page.waitForFunction(() => document.documentElement.classList.contains('navy'));
+    const navy = await colours();
+
+    assert.notEqual(navy, light, 'widget colours should change with the theme');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('the chosen listing language is remembered across pages', async () => {
+    const { page, problems } = await openPage(browser);
+    await page.goto(server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
+
+    await page.locator('.sdbe-tab-bar button', { hasText: 'Python' }).first().click();
+    await page.goto(server.base + 'beginner/27-consistent-hashing.html', { waitUntil: 'load' });
+    const selected = await page.locator('.sdbe-tab-bar button[aria-selected="true"]').first().textContent();
+    const goHidden = await page.locator('.sdbe-tab-panel[data-tab="Go"]').first().isHidden();
+
+    assert.equal(selected, 'Python');
+    assert.ok(goHidden, 'the Go panel is hidden');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -1,0 +1,61 @@
+//! Parts every widget's frame shares: the event log, errors, key handling.
+
+use yew::prelude::*;
+
+/// Stops arrow keys inside a widget from reaching mdBook, which would turn the page.
+pub fn keep_keys_in_widget() -> Callback<KeyboardEvent> {
+    Callback::from(|event: KeyboardEvent| {
+        if matches!(
+            event.key().as_str(),
+            "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown"
+        ) {
+            event.stop_propagation();
+        }
+    })
+}
+
+/// Properties of [`EventLog`].
+#[derive(Properties, PartialEq)]
+pub struct EventLogProps {
+    /// Recent events, newest last.
+    pub lines: Vec<String>,
+}
+
+/// Recent events as text, announced politely to screen readers.
+#[component]
+pub fn EventLog(props: &EventLogProps) -> Html {
+    html! {
+        <details class="sdbe-log">
+            <summary>{ "Event log" }</summary>
+            <ol aria-live="polite" aria-label="Recent events">
+                { for props.lines.iter().map(|line| html! { <li>{ line }</li> }) }
+            </ol>
+        </details>
+    }
+}
+
+/// Properties of [`ErrorNote`].
+#[derive(Properties, PartialEq)]
+pub struct ErrorNoteProps {
+    /// What is wrong, or `None` to show nothing.
+    pub message: Option<String>,
+}
+
+/// An error the reader caused and can fix, such as an out-of-range field.
+#[component]
+pub fn ErrorNote(props: &ErrorNoteProps) -> Html {
+    match &props.message {
+        Some(message) => html! { <p class="sdbe-widget-error" role="alert">{ message }</p> },
+        None => html! {},
+    }
+}
+
+/// One metric: a label over a value; `key` names it for tests and styles.
+pub fn metric(key: &'static str, label: &str, value: String) -> Html {
+    html! {
+        <div class="sdbe-metric" data-metric={key}>
+            <span class="sdbe-metric-label">{ label }</span>
+            <span class="sdbe-metric-value">{ value }</span>
+        </div>
+    }
+}

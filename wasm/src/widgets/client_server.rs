@@ -1,0 +1,215 @@
+//! Client-server widget: clients, the server's queue and its workers, with
+//! throughput and latency percentiles as clients are added.
+
+use sim::Engine;
+use sim::client_server::{
+    Action, ClientServer, ClientServerConfig, ClientState, Event as ServerEvent,
+};
+use yew::prelude::*;
+
+use super::WidgetProps;
+use crate::controls::Controls;
+use crate::fields::NumberField;
+use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::runner::{Command, RunnerHandle, use_runner};
+
+/// Queued requests drawn one by one; longer queues show a count.
+const QUEUE_SHOWN: usize = 12;
+
+fn describe(event: &ServerEvent) -> Option<String> {
+    let seconds = |at_ms: f64| at_ms / 1000.0;
+    match event {
+        ServerEvent::Completed {
+            at_ms,
+            request_id,
+            client_id,
+            worker_id,
+            latency_ms,
+        } => Some(format!(
+            "{:.2} s: worker {worker_id} answered request {request_id} of client {client_id} in {latency_ms:.0} ms",
+            seconds(*at_ms)
+        )),
+        ServerEvent::Started {
+            at_ms,
+            request_id,
+            worker_id,
+            wait_ms,
+            ..
+        } if *wait_ms > 0.0 => Some(format!(
+            "{:.2} s: worker {worker_id} took request {request_id} after {wait_ms:.0} ms in the queue",
+            seconds(*at_ms)
+        )),
+        ServerEvent::ClientJoined { at_ms, client_id } => Some(format!(
+            "{:.2} s: client {client_id} joined",
+            seconds(*at_ms)
+        )),
+        ServerEvent::ClientLeft { at_ms, client_id } => {
+            Some(format!("{:.2} s: client {client_id} left", seconds(*at_ms)))
+        }
+        ServerEvent::WorkerAdded { at_ms, worker_id } => Some(format!(
+            "{:.2} s: worker {worker_id} added",
+            seconds(*at_ms)
+        )),
+        ServerEvent::WorkerRemoved { at_ms, worker_id } => Some(format!(
+            "{:.2} s: worker {worker_id} removed",
+            seconds(*at_ms)
+        )),
+        _ => None,
+    }
+}
+
+/// The client-server widget.
+#[component]
+pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
+    let runner: RunnerHandle<ClientServer> = use_runner(props.config.clone(), props.seed, describe);
+    let run = runner.get();
+
+    // Clients and workers change the running system; the times restart it.
+    let on_clients = runner.callback(|value: f64| {
+        Command::Act(Action::SetClients {
+            clients: value as u32,
+        })
+    });
+    let on_workers = runner.callback(|value: f64| {
+        Command::Act(Action::SetWorkers {
+            workers: value as u32,
+        })
+    });
+    let configure = |edit: fn(&mut ClientServerConfig, f64)| {
+        let config = run.config.clone();
+        runner.callback(move |value: f64| {
+            let mut config = config.clone();
+            edit(&mut config, value);
+            Command::Configure(config)
+        })
+    };
+    let (clients, workers) = match &run.engine {
+        Ok(server) => (
+            server.clients().iter().filter(|c| !c.leaving).count(),
+            server.workers().iter().filter(|w| !w.retiring).count(),
+        ),
+        Err(_) => (run.config.clients as usize, run.config.workers as usize),
+    };
+    let error = run.engine.as_ref().err().map(ToString::to_string);
+    let (scene, metrics) = match &run.engine {
+        Ok(server) => (draw(server), metrics(server)),
+        Err(_) => (html! {}, html! {}),
+    };
+
+    html! {
+        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
+            <p class="sdbe-widget-title">{ "Clients and a server with a worker pool" }</p>
+            <Controls
+                playing={run.playing}
+                speed={run.speed}
+                seed={run.seed}
+                runnable={run.engine.is_ok()}
+                on_toggle={runner.callback(|()| Command::TogglePlay)}
+                on_step={runner.callback(|()| Command::Step)}
+                on_reset={runner.callback(|()| Command::Reset)}
+                on_speed={runner.callback(Command::Speed)}
+                on_seed={runner.callback(Command::Seed)}
+            />
+            <div class="sdbe-params">
+                <NumberField label="Clients" value={clients as f64} min={1.0} max={200.0}
+                    on_change={on_clients} />
+                <NumberField label="Workers" value={workers as f64} min={1.0} max={64.0}
+                    on_change={on_workers} />
+                <NumberField label="Service time (ms)" value={run.config.service_ms} min={1.0}
+                    max={10_000.0} step={10.0} on_change={configure(|c, v| c.service_ms = v)} />
+                <NumberField label="Think time (ms)" value={run.config.think_ms} min={0.0}
+                    max={60_000.0} step={50.0} on_change={configure(|c, v| c.think_ms = v)} />
+            </div>
+            <ErrorNote message={error} />
+            { scene }
+            { metrics }
+            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
+        </div>
+    }
+}
+
+fn metrics(server: &ClientServer) -> Html {
+    let ms = |value: Option<f64>| value.map_or_else(|| "–".to_string(), |v| format!("{v:.0} ms"));
+    let recent = server.recent_latency_percentiles();
+    html! {
+        <div class="sdbe-metrics">
+            { metric("throughput", "Throughput (req/s)",
+                format!("{:.1} of {:.1} max", server.recent_throughput_per_s(), server.capacity_per_s())) }
+            { metric("mean-latency", "Mean latency", ms(server.recent_mean_latency_ms())) }
+            { metric("p50", "p50", ms(recent.map(|p| p.p50_ms))) }
+            { metric("p95", "p95", ms(recent.map(|p| p.p95_ms))) }
+            { metric("p99", "p99", ms(recent.map(|p| p.p99_ms))) }
+            { metric("queue", "Queue now", server.queue().len().to_string()) }
+            { metric("utilization", "Utilization", format!("{:.0}%", 100.0 * server.utilization())) }
+            { metric("completed", "Completed", server.completed().to_string()) }
+        </div>
+    }
+}
+
+/// Draws clients on the left, the queue in the middle and workers on the right.
+fn draw(server: &ClientServer) -> Html {
+    let clients = server.clients();
+    let columns = if clients.len() <= 20 { 4 } else { 10 };
+    let rows = clients.len().div_ceil(columns).max(1);
+    let cell = (150.0 / columns as f64).min(220.0 / rows as f64).min(36.0);
+    let client_dots = clients.iter().enumerate().map(|(i, client)| {
+        let x = 20.0 + cell * (i % columns) as f64 + cell / 2.0;
+        let y = 30.0 + cell * (i / columns) as f64 + cell / 2.0;
+        let class = match client.state {
+            ClientState::Thinking { .. } => "sdbe-idle",
+            ClientState::Queued { .. } => "sdbe-rejected",
+            ClientState::InService { .. } => "sdbe-busy",
+        };
+        html! { <circle class={class} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={format!("{:.1}", cell * 0.35)} /> }
+    });
+
+    let queue = server.queue();
+    let queued = queue.iter().take(QUEUE_SHOWN).enumerate().map(|(i, _)| {
+        // The head of the queue sits next to the workers.
+        let x = 370.0 - 14.0 * i as f64;
+        html! { <rect class="sdbe-rejected" x={format!("{x:.1}")} y="125" width="11" height="22" rx="2" /> }
+    });
+    let overflow = queue.len().saturating_sub(QUEUE_SHOWN);
+
+    let workers = server.workers();
+    let row_h = (220.0 / workers.len().max(1) as f64).min(34.0);
+    let now = server.now_ms();
+    let worker_rows = workers.iter().enumerate().map(|(i, worker)| {
+        let y = 30.0 + row_h * i as f64;
+        let progress = worker.serving.as_ref().map_or(0.0, |serving| {
+            let span = (serving.done_at_ms - serving.started_at_ms).max(f64::EPSILON);
+            ((now - serving.started_at_ms) / span).clamp(0.0, 1.0)
+        });
+        let class = if worker.serving.is_some() { "sdbe-busy" } else { "sdbe-idle" };
+        html! {
+            <g>
+                <rect class="sdbe-box" x="420" y={format!("{y:.1}")} width="150" height={format!("{:.1}", row_h * 0.75)} rx="3" />
+                <rect class={class} x="420" y={format!("{y:.1}")} width={format!("{:.1}", 150.0 * progress)}
+                    height={format!("{:.1}", row_h * 0.75)} rx="3" />
+            </g>
+        }
+    });
+
+    html! {
+        <svg class="sdbe-scene" viewBox="0 0 600 270" role="img"
+            aria-label={format!("{} clients, {} requests queued, {} of {} workers busy",
+                clients.len(), queue.len(), server.busy_workers(), workers.len())}>
+            <text x="20" y="18" font-size="12">{ "clients" }</text>
+            <text x="250" y="18" font-size="12">{ "queue" }</text>
+            <text x="420" y="18" font-size="12">{ "workers" }</text>
+            { for client_dots }
+            <line class="sdbe-line" x1="185" y1="160" x2="410" y2="160" />
+            { for queued }
+            <text x="300" y="180" text-anchor="middle" font-size="12">
+                { if overflow > 0 { format!("{} waiting (+{overflow} not drawn)", queue.len()) } else { format!("{} waiting", queue.len()) } }
+            </text>
+            { for worker_rows }
+            <circle class="sdbe-idle" cx="26" cy="258" r="5" />
+            <text x="36" y="262" font-size="11">{ "thinking" }</text>
+            <circle class="sdbe-rejected" cx="106" cy="258" r="5" />
+            <text x="116" y="262" font-size="11">{ "waiting in the queue" }</text>
+            <circle class="sdbe-busy" cx="246" cy="258" r="5" />
+            <text x="256" y="262" font-size="11">{ "being served" }</text>
+        </svg>
+    }
+}

@@ -1,0 +1,249 @@
+//! Consistent hashing widget: the ring, its virtual nodes and keys, and the
+//! keys a membership change moves compared with mod-N hashing.
+
+use std::f64::consts::TAU;
+
+use sim::consistent_hash::{
+    Action, ConsistentHash, ConsistentHashConfig, Event as RingEvent, MAX_NODES, MoveKind,
+};
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use super::WidgetProps;
+use crate::controls::Controls;
+use crate::fields::NumberField;
+use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::runner::{Command, RunnerHandle, use_runner};
+
+const CENTER: f64 = 150.0;
+const RING_R: f64 = 105.0;
+const KEY_R: f64 = 122.0;
+
+fn describe(event: &RingEvent) -> Option<String> {
+    match event {
+        RingEvent::NodeAdded {
+            node,
+            moved_by_ring,
+            moved_by_mod_n,
+            keys,
+            ..
+        } => Some(format!(
+            "node {node} joined: ring moved {moved_by_ring} of {keys} keys, mod-N would move {moved_by_mod_n}"
+        )),
+        RingEvent::NodeRemoved {
+            node,
+            moved_by_ring,
+            moved_by_mod_n,
+            keys,
+            ..
+        } => Some(format!(
+            "node {node} left: ring moved {moved_by_ring} of {keys} keys, mod-N would move {moved_by_mod_n}"
+        )),
+        // Lookups arrive every step; the log would scroll too fast to read.
+        RingEvent::Lookup { .. } => None,
+    }
+}
+
+/// A colour per node that reads on light and dark backgrounds.
+fn node_colour(node: u32) -> String {
+    let hue = (f64::from(node) * 137.508) % 360.0;
+    format!("hsl({hue:.0}, 70%, 52%)")
+}
+
+fn point(fraction: f64, radius: f64) -> (f64, f64) {
+    // Position 0 is at twelve o'clock and positions grow clockwise.
+    let angle = fraction * TAU - TAU / 4.0;
+    (CENTER + radius * angle.cos(), CENTER + radius * angle.sin())
+}
+
+/// The consistent hashing widget.
+#[component]
+pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
+    let runner: RunnerHandle<ConsistentHash> =
+        use_runner(props.config.clone(), props.seed, describe);
+    let selected = use_state(|| None::<u32>);
+    let run = runner.get();
+
+    let configure = |edit: fn(&mut ConsistentHashConfig, f64)| {
+        let config = run.config.clone();
+        runner.callback(move |value: f64| {
+            let mut config = config.clone();
+            edit(&mut config, value);
+            Command::Configure(config)
+        })
+    };
+    let on_add = runner.callback(|_: MouseEvent| Command::Act(Action::AddNode));
+    let live: Vec<u32> = run
+        .engine
+        .as_ref()
+        .map(|ring| ring.nodes().to_vec())
+        .unwrap_or_default();
+    let target = (*selected)
+        .filter(|node| live.contains(node))
+        .or_else(|| live.last().copied());
+    let on_remove = runner.callback(move |_: MouseEvent| match target {
+        Some(node) => Command::Act(Action::RemoveNode { node }),
+        None => Command::Step,
+    });
+    let on_select = {
+        let selected = selected.clone();
+        Callback::from(move |event: Event| {
+            let select: HtmlSelectElement = event.target_unchecked_into();
+            selected.set(select.value().parse().ok());
+        })
+    };
+    let error = run.engine.as_ref().err().map(ToString::to_string);
+    let (scene, metrics) = match &run.engine {
+        Ok(ring) => (draw(ring, &run.last_events), metrics(ring)),
+        Err(_) => (html! {}, html! {}),
+    };
+
+    html! {
+        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
+            <p class="sdbe-widget-title">{ "Consistent hashing ring" }</p>
+            <Controls
+                playing={run.playing}
+                speed={run.speed}
+                seed={run.seed}
+                runnable={run.engine.is_ok()}
+                on_toggle={runner.callback(|()| Command::TogglePlay)}
+                on_step={runner.callback(|()| Command::Step)}
+                on_reset={runner.callback(|()| Command::Reset)}
+                on_speed={runner.callback(Command::Speed)}
+                on_seed={runner.callback(Command::Seed)}
+            />
+            <div class="sdbe-params">
+                <NumberField label="Nodes" value={f64::from(run.config.nodes)} min={1.0}
+                    max={MAX_NODES as f64} on_change={configure(|c, v| c.nodes = v as u32)} />
+                <NumberField label="Vnodes per node" value={f64::from(run.config.vnodes)} min={1.0}
+                    max={256.0} on_change={configure(|c, v| c.vnodes = v as u32)} />
+                <NumberField label="Keys" value={f64::from(run.config.keys)} min={1.0}
+                    max={10_000.0} step={50.0} on_change={configure(|c, v| c.keys = v as u32)} />
+            </div>
+            <ErrorNote message={error} />
+            <div class="sdbe-actions">
+                <button type="button" class="sdbe-primary sdbe-add-node" onclick={on_add}
+                    disabled={run.engine.is_err() || live.len() >= MAX_NODES}>{ "Add node" }</button>
+                <label>
+                    { "Node " }
+                    <select onchange={on_select} aria-label="Node to remove">
+                        { for live.iter().map(|node| html! {
+                            <option value={node.to_string()} selected={Some(*node) == target}>
+                                { format!("node {node}") }
+                            </option>
+                        }) }
+                    </select>
+                </label>
+                <button type="button" class="sdbe-remove-node" onclick={on_remove}
+                    disabled={live.len() <= 1}>{ "Remove node" }</button>
+            </div>
+            { scene }
+            { metrics }
+            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
+        </div>
+    }
+}
+
+fn metrics(ring: &ConsistentHash) -> Html {
+    let (ring_moved, mod_n_moved) = match ring.last_move() {
+        Some(last) => {
+            let verb = match last.kind {
+                MoveKind::Added => "added",
+                MoveKind::Removed => "removed",
+            };
+            let share = |moved: u32| 100.0 * f64::from(moved) / f64::from(last.keys.max(1));
+            (
+                format!(
+                    "{} ({:.0}%, node {} {verb})",
+                    last.moved_by_ring,
+                    share(last.moved_by_ring),
+                    last.node
+                ),
+                format!(
+                    "{} ({:.0}%)",
+                    last.moved_by_mod_n,
+                    share(last.moved_by_mod_n)
+                ),
+            )
+        }
+        None => ("add or remove a node".to_string(), "–".to_string()),
+    };
+    html! {
+        <div class="sdbe-metrics">
+            { metric("moved-ring", "Moved by the ring", ring_moved) }
+            { metric("moved-mod-n", "Mod-N would move", mod_n_moved) }
+            { metric("nodes", "Nodes", ring.nodes().len().to_string()) }
+            { metric("max-over-mean", "Busiest node / mean", format!("{:.2}", ring.load_max_over_mean())) }
+            { metric("std-dev", "Load std dev (keys)", format!("{:.1}", ring.load_std_dev())) }
+        </div>
+    }
+}
+
+/// Draws the ring with vnodes and keys on the left and keys per node on the right.
+fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
+    let vnodes = ring.ring().iter().map(|vnode| {
+        let (x1, y1) = point(vnode.position, RING_R - 7.0);
+        let (x2, y2) = point(vnode.position, RING_R + 7.0);
+        html! {
+            <line x1={format!("{x1:.1}")} y1={format!("{y1:.1}")} x2={format!("{x2:.1}")}
+                y2={format!("{y2:.1}")} stroke={node_colour(vnode.node)} stroke-width="3" />
+        }
+    });
+    let keys = ring.keys().iter().map(|key| {
+        let (x, y) = point(key.position, KEY_R);
+        html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="2.2" fill={node_colour(key.node)} /> }
+    });
+    let lookup = last_events.iter().rev().find_map(|event| match event {
+        RingEvent::Lookup {
+            key_position,
+            vnode_position,
+            node,
+            ..
+        } => Some((*key_position, *vnode_position, *node)),
+        _ => None,
+    });
+    let lookup = lookup.map(|(from, to, node)| {
+        let (x1, y1) = point(from, KEY_R);
+        let (x2, y2) = point(to, RING_R);
+        // Walk clockwise from the key to its vnode, wrapping past position 0.
+        let sweep = if to >= from { to - from } else { to + 1.0 - from };
+        let large = if sweep > 0.5 { 1 } else { 0 };
+        html! {
+            <path class="sdbe-lookup" d={format!("M {x1:.1} {y1:.1} A {KEY_R} {KEY_R} 0 {large} 1 {x2:.1} {y2:.1}")}
+                fill="none" stroke={node_colour(node)} stroke-width="2.5" stroke-dasharray="4 3" />
+        }
+    });
+    let loads = ring.node_loads();
+    let most = loads.iter().map(|load| load.keys).max().unwrap_or(1).max(1);
+    let bar_h = (240.0 / loads.len().max(1) as f64).min(24.0);
+    let bars = loads.iter().enumerate().map(|(i, load)| {
+        let y = 30.0 + bar_h * i as f64;
+        let width = 180.0 * f64::from(load.keys) / f64::from(most);
+        html! {
+            <g>
+                <text x="390" y={format!("{:.1}", y + bar_h * 0.7)} text-anchor="end"
+                    font-size="11">{ format!("node {}", load.node) }</text>
+                <rect x="396" y={format!("{y:.1}")} width={format!("{width:.1}")}
+                    height={format!("{:.1}", bar_h * 0.8)} fill={node_colour(load.node)} />
+                <text x={format!("{:.1}", 400.0 + width)} y={format!("{:.1}", y + bar_h * 0.7)}
+                    font-size="11">{ load.keys }</text>
+            </g>
+        }
+    });
+
+    html! {
+        <svg class="sdbe-scene" viewBox="0 0 600 300" role="img"
+            aria-label={format!("Ring of {} nodes with {} virtual nodes and {} keys",
+                ring.nodes().len(), ring.ring().len(), ring.keys().len())}>
+            <circle class="sdbe-line" cx={CENTER.to_string()} cy={CENTER.to_string()} r={RING_R.to_string()} />
+            { for vnodes }
+            { for keys }
+            { for lookup }
+            <text x={CENTER.to_string()} y={CENTER.to_string()} text-anchor="middle" font-size="12">
+                { "hash ring" }
+            </text>
+            <text x="396" y="18" font-size="12">{ "keys per node" }</text>
+            { for bars }
+        </svg>
+    }
+}

@@ -1,0 +1,175 @@
+//! Token bucket widget: the bucket level, a timeline of decisions, and a burst button.
+
+use sim::Engine;
+use sim::token_bucket::{Action, Event as BucketEvent, TokenBucket, TokenBucketConfig};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use super::WidgetProps;
+use crate::controls::Controls;
+use crate::fields::NumberField;
+use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::runner::{Command, RunnerHandle, use_runner};
+
+/// Simulated time the timeline shows, in milliseconds.
+const TIMELINE_SPAN_MS: f64 = 10_000.0;
+const DEFAULT_BURST: u32 = 10;
+
+fn describe(event: &BucketEvent) -> Option<String> {
+    Some(match event {
+        BucketEvent::Accepted { at_ms, tokens } => {
+            format!("{:.2} s: accepted, {tokens:.2} tokens left", at_ms / 1000.0)
+        }
+        BucketEvent::Rejected { at_ms, tokens } => {
+            format!(
+                "{:.2} s: rejected (429), only {tokens:.2} tokens",
+                at_ms / 1000.0
+            )
+        }
+    })
+}
+
+/// The token bucket widget.
+#[component]
+pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
+    let runner: RunnerHandle<TokenBucket> = use_runner(props.config.clone(), props.seed, describe);
+    let burst = use_state(|| DEFAULT_BURST);
+    let run = runner.get();
+
+    let configure = |edit: fn(&mut TokenBucketConfig, f64)| {
+        let config = run.config.clone();
+        runner.callback(move |value: f64| {
+            let mut config = config.clone();
+            edit(&mut config, value);
+            Command::Configure(config)
+        })
+    };
+    let on_burst = {
+        let burst = *burst;
+        runner.callback(move |_: MouseEvent| Command::Act(Action::Burst { count: burst }))
+    };
+    let on_burst_size = {
+        let burst = burst.clone();
+        Callback::from(move |event: Event| {
+            let input: HtmlInputElement = event.target_unchecked_into();
+            match input.value().trim().parse::<u32>() {
+                Ok(count) if (1..=sim::token_bucket::MAX_BURST).contains(&count) => {
+                    burst.set(count)
+                }
+                _ => input.set_value(&burst.to_string()),
+            }
+        })
+    };
+
+    let (scene, metrics) = match &run.engine {
+        Ok(bucket) => (draw(bucket), metrics(bucket)),
+        Err(_) => (html! {}, html! {}),
+    };
+    let error = run.engine.as_ref().err().map(ToString::to_string);
+
+    html! {
+        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
+            <p class="sdbe-widget-title">{ "Token bucket" }</p>
+            <Controls
+                playing={run.playing}
+                speed={run.speed}
+                seed={run.seed}
+                runnable={run.engine.is_ok()}
+                on_toggle={runner.callback(|()| Command::TogglePlay)}
+                on_step={runner.callback(|()| Command::Step)}
+                on_reset={runner.callback(|()| Command::Reset)}
+                on_speed={runner.callback(Command::Speed)}
+                on_seed={runner.callback(Command::Seed)}
+            />
+            <div class="sdbe-params">
+                <NumberField label="Capacity (tokens)" value={f64::from(run.config.capacity)}
+                    min={1.0} max={1000.0}
+                    on_change={configure(|c, v| c.capacity = v as u32)} />
+                <NumberField label="Refill (tokens/s)" value={run.config.refill_per_s}
+                    min={0.01} max={1000.0} step={0.5}
+                    on_change={configure(|c, v| c.refill_per_s = v)} />
+                <NumberField label="Background (req/s)" value={run.config.arrival_per_s}
+                    min={0.0} max={1000.0} step={0.5}
+                    on_change={configure(|c, v| c.arrival_per_s = v)} />
+            </div>
+            <ErrorNote message={error} />
+            <div class="sdbe-actions">
+                <button type="button" class="sdbe-primary sdbe-burst" onclick={on_burst}
+                    disabled={run.engine.is_err()}>
+                    { format!("Burst of {}", *burst) }
+                </button>
+                <label class="sdbe-field">
+                    <span>{ "Burst size" }</span>
+                    <input type="number" min="1" max="1000" value={burst.to_string()}
+                        onchange={on_burst_size} aria-label="Requests per burst" />
+                </label>
+            </div>
+            { scene }
+            { metrics }
+            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
+        </div>
+    }
+}
+
+fn metrics(bucket: &TokenBucket) -> Html {
+    html! {
+        <div class="sdbe-metrics">
+            { metric("tokens", "Tokens", format!("{:.2} / {}", bucket.tokens(), bucket.capacity())) }
+            { metric("accepted", "Accepted", bucket.accepted_total().to_string()) }
+            { metric("rejected", "Rejected", bucket.rejected_total().to_string()) }
+            { metric("accepted-rate", "Accepted/s (last 1 s)", format!("{:.1}", bucket.accepted_per_s())) }
+            { metric("time", "Time", format!("{:.1} s", bucket.now_ms() / 1000.0)) }
+        </div>
+    }
+}
+
+/// Draws the bucket on the left and the last ten seconds of decisions on the right.
+fn draw(bucket: &TokenBucket) -> Html {
+    const BUCKET_X: f64 = 20.0;
+    const BUCKET_W: f64 = 80.0;
+    const TOP: f64 = 20.0;
+    const HEIGHT: f64 = 140.0;
+    const PLOT_X: f64 = 140.0;
+    const PLOT_W: f64 = 440.0;
+
+    let capacity = f64::from(bucket.capacity());
+    let fill = (bucket.tokens() / capacity).clamp(0.0, 1.0);
+    let fill_h = HEIGHT * fill;
+    let now = bucket.now_ms();
+    let start = (now - TIMELINE_SPAN_MS).max(0.0);
+    let x_of = |at_ms: f64| PLOT_X + PLOT_W * ((at_ms - start) / TIMELINE_SPAN_MS).clamp(0.0, 1.0);
+    let y_of = |tokens: f64| TOP + HEIGHT * (1.0 - (tokens / capacity).clamp(0.0, 1.0));
+
+    let level: Vec<String> = bucket
+        .level_trace()
+        .filter(|(at, _)| *at >= start)
+        .map(|(at, tokens)| format!("{:.1},{:.1}", x_of(*at), y_of(*tokens)))
+        .collect();
+    let decisions = bucket.timeline().filter(|d| d.at_ms >= start).map(|d| {
+        let (class, y) = if d.accepted { ("sdbe-accepted", TOP + HEIGHT + 18.0) } else { ("sdbe-rejected", TOP + HEIGHT + 34.0) };
+        html! { <circle class={class} cx={format!("{:.1}", x_of(d.at_ms))} cy={y.to_string()} r="3.5" /> }
+    });
+
+    html! {
+        <svg class="sdbe-scene" viewBox="0 0 600 230" role="img"
+            aria-label={format!("Bucket holds {:.1} of {} tokens", bucket.tokens(), bucket.capacity())}>
+            <rect class="sdbe-box" x={BUCKET_X.to_string()} y={TOP.to_string()}
+                width={BUCKET_W.to_string()} height={HEIGHT.to_string()} rx="6" />
+            <rect class="sdbe-busy" x={BUCKET_X.to_string()} y={(TOP + HEIGHT - fill_h).to_string()}
+                width={BUCKET_W.to_string()} height={fill_h.to_string()} rx="6" />
+            <text x={(BUCKET_X + BUCKET_W / 2.0).to_string()} y={(TOP + HEIGHT + 20.0).to_string()}
+                text-anchor="middle" font-size="13">
+                { format!("{:.1} / {}", bucket.tokens(), bucket.capacity()) }
+            </text>
+            <line class="sdbe-line" x1={PLOT_X.to_string()} y1={(TOP + HEIGHT).to_string()}
+                x2={(PLOT_X + PLOT_W).to_string()} y2={(TOP + HEIGHT).to_string()} />
+            <polyline class="sdbe-line" stroke-width="2" points={level.join(" ")} />
+            { for decisions }
+            <text x={PLOT_X.to_string()} y="12" font-size="12">{ "tokens over the last 10 s" }</text>
+            <text x={(PLOT_X + PLOT_W).to_string()} y={(TOP + HEIGHT + 22.0).to_string()}
+                text-anchor="end" font-size="11">{ "accepted" }</text>
+            <text x={(PLOT_X + PLOT_W).to_string()} y={(TOP + HEIGHT + 38.0).to_string()}
+                text-anchor="end" font-size="11">{ "rejected" }</text>
+        </svg>
+    }
+}
