@@ -2,9 +2,9 @@
 //!
 //! Each client thinks for an exponential time with mean `think_ms`, sends one request and waits
 //! for the response before it thinks again, so the server never has more than `clients`
-//! requests in it: a closed queueing network. The server hands a request to an idle worker or appends
-//! it to a FIFO queue. A worker serves one request at a time for an exponential time with mean
-//! `service_ms`. Once every worker is busy all the time, throughput stops at
+//! requests in it: a closed queueing network. The server hands a request to an idle worker or
+//! appends it to a FIFO queue. A worker serves one request at a time for an exponential time
+//! with mean `service_ms`. Once every worker is busy all the time, throughput stops at
 //! `workers / service_ms`, and each further client only lengthens the queue.
 //!
 //! Within each step of [`STEP_MS`] the engine processes the due events in time order. Ties go to
@@ -564,7 +564,8 @@ impl ClientServer {
             client_id,
         });
 
-        // A queue only forms while every active worker is busy, so an idle worker means it is empty.
+        // A queue forms only while every active worker is busy, so an idle worker means the
+        // queue is empty and the request starts at once.
         match self
             .workers
             .iter()

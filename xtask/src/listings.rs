@@ -268,7 +268,7 @@ mod tests {
         assert!(claim.matches("p99 latency 80 ms"));
         assert!(claim.matches("p99 latency 7.25 ms"));
         assert!(!claim.matches("p99 latency ms"));
-        assert!(!claim.matches("p50 latency 12.4 ms"));
+        assert!(!claim.matches("p99 queue 12.4 ms"));
     }
 
     #[test]

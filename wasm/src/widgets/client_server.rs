@@ -133,8 +133,8 @@ fn metrics(server: &ClientServer) -> Html {
     let recent = server.recent_latency_percentiles();
     html! {
         <div class="sdbe-metrics">
-            { metric("throughput", "Throughput (req/s)",
-                format!("{:.1} of {:.1} max", server.recent_throughput_per_s(), server.capacity_per_s())) }
+            { metric("throughput", "Requests/s",
+                format!("{:.1} (max {:.0})", server.recent_throughput_per_s(), server.capacity_per_s())) }
             { metric("mean-latency", "Mean latency", ms(server.recent_mean_latency_ms())) }
             { metric("p50", "p50", ms(recent.map(|p| p.p50_ms))) }
             { metric("p95", "p95", ms(recent.map(|p| p.p95_ms))) }
@@ -149,30 +149,42 @@ fn metrics(server: &ClientServer) -> Html {
 /// Draws clients on the left, the queue in the middle and workers on the right.
 fn draw(server: &ClientServer) -> Html {
     let clients = server.clients();
-    let columns = if clients.len() <= 20 { 4 } else { 10 };
+    let columns = match clients.len() {
+        0..=8 => 2,
+        9..=40 => 5,
+        _ => 10,
+    };
     let rows = clients.len().div_ceil(columns).max(1);
-    let cell = (150.0 / columns as f64).min(220.0 / rows as f64).min(36.0);
+    let cell = (110.0 / columns as f64).min(190.0 / rows as f64).min(40.0);
     let client_dots = clients.iter().enumerate().map(|(i, client)| {
-        let x = 20.0 + cell * (i % columns) as f64 + cell / 2.0;
+        let x = 8.0 + cell * (i % columns) as f64 + cell / 2.0;
         let y = 30.0 + cell * (i / columns) as f64 + cell / 2.0;
         let class = match client.state {
             ClientState::Thinking { .. } => "sdbe-idle",
-            ClientState::Queued { .. } => "sdbe-rejected",
+            ClientState::Queued { .. } => "sdbe-waiting",
             ClientState::InService { .. } => "sdbe-busy",
         };
-        html! { <circle class={class} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r={format!("{:.1}", cell * 0.35)} /> }
+        html! {
+            <circle class={class} cx={format!("{x:.1}")} cy={format!("{y:.1}")}
+                r={format!("{:.1}", cell * 0.36)} />
+        }
     });
 
     let queue = server.queue();
     let queued = queue.iter().take(QUEUE_SHOWN).enumerate().map(|(i, _)| {
         // The head of the queue sits next to the workers.
-        let x = 370.0 - 14.0 * i as f64;
-        html! { <rect class="sdbe-rejected" x={format!("{x:.1}")} y="125" width="11" height="22" rx="2" /> }
+        let x = 262.0 - 10.0 * i as f64;
+        html! { <rect class="sdbe-waiting" x={format!("{x:.1}")} y="104" width="8" height="24" rx="2" /> }
     });
     let overflow = queue.len().saturating_sub(QUEUE_SHOWN);
+    let queue_label = if overflow > 0 {
+        format!("{} waiting (+{overflow})", queue.len())
+    } else {
+        format!("{} waiting", queue.len())
+    };
 
     let workers = server.workers();
-    let row_h = (220.0 / workers.len().max(1) as f64).min(34.0);
+    let row_h = (190.0 / workers.len().max(1) as f64).min(36.0);
     let now = server.now_ms();
     let worker_rows = workers.iter().enumerate().map(|(i, worker)| {
         let y = 30.0 + row_h * i as f64;
@@ -180,36 +192,34 @@ fn draw(server: &ClientServer) -> Html {
             let span = (serving.done_at_ms - serving.started_at_ms).max(f64::EPSILON);
             ((now - serving.started_at_ms) / span).clamp(0.0, 1.0)
         });
-        let class = if worker.serving.is_some() { "sdbe-busy" } else { "sdbe-idle" };
+        let height = format!("{:.1}", row_h * 0.75);
         html! {
             <g>
-                <rect class="sdbe-box" x="420" y={format!("{y:.1}")} width="150" height={format!("{:.1}", row_h * 0.75)} rx="3" />
-                <rect class={class} x="420" y={format!("{y:.1}")} width={format!("{:.1}", 150.0 * progress)}
-                    height={format!("{:.1}", row_h * 0.75)} rx="3" />
+                <rect class="sdbe-box" x="290" y={format!("{y:.1}")} width="122" height={height.clone()} rx="3" />
+                <rect class="sdbe-busy" x="290" y={format!("{y:.1}")} width={format!("{:.1}", 122.0 * progress)}
+                    height={height} rx="3" />
             </g>
         }
     });
 
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 600 270" role="img"
+        <svg class="sdbe-scene" viewBox="0 0 420 270" role="img"
             aria-label={format!("{} clients, {} requests queued, {} of {} workers busy",
                 clients.len(), queue.len(), server.busy_workers(), workers.len())}>
-            <text x="20" y="18" font-size="12">{ "clients" }</text>
-            <text x="250" y="18" font-size="12">{ "queue" }</text>
-            <text x="420" y="18" font-size="12">{ "workers" }</text>
+            <text x="8" y="18" font-size="14">{ "clients" }</text>
+            <text x="200" y="18" font-size="14" text-anchor="middle">{ "queue" }</text>
+            <text x="290" y="18" font-size="14">{ "workers" }</text>
             { for client_dots }
-            <line class="sdbe-line" x1="185" y1="160" x2="410" y2="160" />
+            <line class="sdbe-line" x1="128" y1="134" x2="284" y2="134" />
             { for queued }
-            <text x="300" y="180" text-anchor="middle" font-size="12">
-                { if overflow > 0 { format!("{} waiting (+{overflow} not drawn)", queue.len()) } else { format!("{} waiting", queue.len()) } }
-            </text>
+            <text x="200" y="154" text-anchor="middle" font-size="14">{ queue_label }</text>
             { for worker_rows }
-            <circle class="sdbe-idle" cx="26" cy="258" r="5" />
-            <text x="36" y="262" font-size="11">{ "thinking" }</text>
-            <circle class="sdbe-rejected" cx="106" cy="258" r="5" />
-            <text x="116" y="262" font-size="11">{ "waiting in the queue" }</text>
-            <circle class="sdbe-busy" cx="246" cy="258" r="5" />
-            <text x="256" y="262" font-size="11">{ "being served" }</text>
+            <circle class="sdbe-idle" cx="14" cy="252" r="6" />
+            <text x="25" y="257" font-size="13">{ "thinking" }</text>
+            <circle class="sdbe-waiting" cx="100" cy="252" r="6" />
+            <text x="111" y="257" font-size="13">{ "queued" }</text>
+            <circle class="sdbe-busy" cx="176" cy="252" r="6" />
+            <text x="187" y="257" font-size="13">{ "in service" }</text>
         </svg>
     }
 }

@@ -15,9 +15,9 @@ use crate::fields::NumberField;
 use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
 use crate::runner::{Command, RunnerHandle, use_runner};
 
-const CENTER: f64 = 150.0;
-const RING_R: f64 = 105.0;
-const KEY_R: f64 = 122.0;
+const CENTER: f64 = 135.0;
+const RING_R: f64 = 100.0;
+const KEY_R: f64 = 116.0;
 
 fn describe(event: &RingEvent) -> Option<String> {
     match event {
@@ -166,7 +166,7 @@ fn metrics(ring: &ConsistentHash) -> Html {
                 ),
             )
         }
-        None => ("add or remove a node".to_string(), "–".to_string()),
+        None => ("–".to_string(), "–".to_string()),
     };
     html! {
         <div class="sdbe-metrics">
@@ -215,34 +215,36 @@ fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
     });
     let loads = ring.node_loads();
     let most = loads.iter().map(|load| load.keys).max().unwrap_or(1).max(1);
-    let bar_h = (240.0 / loads.len().max(1) as f64).min(24.0);
+    let bar_h = (240.0 / loads.len().max(1) as f64).min(26.0);
+    let font = (bar_h * 0.7).clamp(7.0, 14.0);
     let bars = loads.iter().enumerate().map(|(i, load)| {
         let y = 30.0 + bar_h * i as f64;
-        let width = 180.0 * f64::from(load.keys) / f64::from(most);
+        let width = 80.0 * f64::from(load.keys) / f64::from(most);
+        let baseline = format!("{:.1}", y + bar_h * 0.65);
         html! {
             <g>
-                <text x="390" y={format!("{:.1}", y + bar_h * 0.7)} text-anchor="end"
-                    font-size="11">{ format!("node {}", load.node) }</text>
-                <rect x="396" y={format!("{y:.1}")} width={format!("{width:.1}")}
+                <text x="310" y={baseline.clone()} text-anchor="end"
+                    font-size={format!("{font:.0}")}>{ format!("n{}", load.node) }</text>
+                <rect x="314" y={format!("{y:.1}")} width={format!("{width:.1}")}
                     height={format!("{:.1}", bar_h * 0.8)} fill={node_colour(load.node)} />
-                <text x={format!("{:.1}", 400.0 + width)} y={format!("{:.1}", y + bar_h * 0.7)}
-                    font-size="11">{ load.keys }</text>
+                <text x={format!("{:.1}", 317.0 + width)} y={baseline}
+                    font-size={format!("{font:.0}")}>{ load.keys }</text>
             </g>
         }
     });
 
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 600 300" role="img"
+        <svg class="sdbe-scene" viewBox="0 0 420 280" role="img"
             aria-label={format!("Ring of {} nodes with {} virtual nodes and {} keys",
                 ring.nodes().len(), ring.ring().len(), ring.keys().len())}>
             <circle class="sdbe-line" cx={CENTER.to_string()} cy={CENTER.to_string()} r={RING_R.to_string()} />
             { for vnodes }
             { for keys }
             { for lookup }
-            <text x={CENTER.to_string()} y={CENTER.to_string()} text-anchor="middle" font-size="12">
+            <text x={CENTER.to_string()} y={CENTER.to_string()} text-anchor="middle" font-size="14">
                 { "hash ring" }
             </text>
-            <text x="396" y="18" font-size="12">{ "keys per node" }</text>
+            <text x="290" y="18" font-size="14">{ "keys per node" }</text>
             { for bars }
         </svg>
     }

@@ -125,12 +125,12 @@ fn metrics(bucket: &TokenBucket) -> Html {
 
 /// Draws the bucket on the left and the last ten seconds of decisions on the right.
 fn draw(bucket: &TokenBucket) -> Html {
-    const BUCKET_X: f64 = 20.0;
-    const BUCKET_W: f64 = 80.0;
-    const TOP: f64 = 20.0;
+    const BUCKET_X: f64 = 8.0;
+    const BUCKET_W: f64 = 64.0;
+    const TOP: f64 = 28.0;
     const HEIGHT: f64 = 140.0;
-    const PLOT_X: f64 = 140.0;
-    const PLOT_W: f64 = 440.0;
+    const PLOT_X: f64 = 92.0;
+    const PLOT_W: f64 = 320.0;
 
     let capacity = f64::from(bucket.capacity());
     let fill = (bucket.tokens() / capacity).clamp(0.0, 1.0);
@@ -146,30 +146,31 @@ fn draw(bucket: &TokenBucket) -> Html {
         .map(|(at, tokens)| format!("{:.1},{:.1}", x_of(*at), y_of(*tokens)))
         .collect();
     let decisions = bucket.timeline().filter(|d| d.at_ms >= start).map(|d| {
-        let (class, y) = if d.accepted { ("sdbe-accepted", TOP + HEIGHT + 18.0) } else { ("sdbe-rejected", TOP + HEIGHT + 34.0) };
+        let (class, y) = if d.accepted { ("sdbe-accepted", TOP + HEIGHT + 20.0) } else { ("sdbe-rejected", TOP + HEIGHT + 36.0) };
         html! { <circle class={class} cx={format!("{:.1}", x_of(d.at_ms))} cy={y.to_string()} r="3.5" /> }
     });
 
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 600 230" role="img"
+        <svg class="sdbe-scene" viewBox="0 0 420 250" role="img"
             aria-label={format!("Bucket holds {:.1} of {} tokens", bucket.tokens(), bucket.capacity())}>
             <rect class="sdbe-box" x={BUCKET_X.to_string()} y={TOP.to_string()}
                 width={BUCKET_W.to_string()} height={HEIGHT.to_string()} rx="6" />
             <rect class="sdbe-busy" x={BUCKET_X.to_string()} y={(TOP + HEIGHT - fill_h).to_string()}
                 width={BUCKET_W.to_string()} height={fill_h.to_string()} rx="6" />
-            <text x={(BUCKET_X + BUCKET_W / 2.0).to_string()} y={(TOP + HEIGHT + 20.0).to_string()}
-                text-anchor="middle" font-size="13">
+            <text x={(BUCKET_X + BUCKET_W / 2.0).to_string()} y={(TOP + HEIGHT + 24.0).to_string()}
+                text-anchor="middle" font-size="15">
                 { format!("{:.1} / {}", bucket.tokens(), bucket.capacity()) }
             </text>
             <line class="sdbe-line" x1={PLOT_X.to_string()} y1={(TOP + HEIGHT).to_string()}
                 x2={(PLOT_X + PLOT_W).to_string()} y2={(TOP + HEIGHT).to_string()} />
-            <polyline class="sdbe-line" stroke-width="2" points={level.join(" ")} />
+            <polyline class="sdbe-trace" stroke-width="2.5" points={level.join(" ")} />
             { for decisions }
-            <text x={PLOT_X.to_string()} y="12" font-size="12">{ "tokens over the last 10 s" }</text>
-            <text x={(PLOT_X + PLOT_W).to_string()} y={(TOP + HEIGHT + 22.0).to_string()}
-                text-anchor="end" font-size="11">{ "accepted" }</text>
-            <text x={(PLOT_X + PLOT_W).to_string()} y={(TOP + HEIGHT + 38.0).to_string()}
-                text-anchor="end" font-size="11">{ "rejected" }</text>
+            <text x={BUCKET_X.to_string()} y="16" font-size="14">{ "bucket" }</text>
+            <text x={PLOT_X.to_string()} y="16" font-size="14">{ "tokens, last 10 s" }</text>
+            <circle class="sdbe-accepted" cx={(PLOT_X + 6.0).to_string()} cy="238" r="5" />
+            <text x={(PLOT_X + 16.0).to_string()} y="243" font-size="13">{ "accepted" }</text>
+            <circle class="sdbe-rejected" cx={(PLOT_X + 96.0).to_string()} cy="238" r="5" />
+            <text x={(PLOT_X + 106.0).to_string()} y="243" font-size="13">{ "rejected (429)" }</text>
         </svg>
     }
 }
