@@ -18,6 +18,7 @@ import (
 // Every request takes one token or is rejected. The clock is a function
 // the caller passes in, so a program can drive time by hand.
 type Bucket struct {
+	// The HTTP server calls Allow from many goroutines at once.
 	mu       sync.Mutex
 	capacity float64
 	rate     float64        // tokens per second
@@ -37,7 +38,7 @@ func NewBucket(capacity int, rate float64, now func() float64) *Bucket {
 // No timer runs in the background: the level is worked out on demand.
 func (b *Bucket) refill() {
 	t := b.now()
-	// => min is the cap: tokens not spent beyond capacity are lost
+	// => min is the cap: tokens earned beyond capacity are lost
 	b.tokens = min(b.capacity, b.tokens+(t-b.last)*b.rate)
 	b.last = t
 }

@@ -26,13 +26,14 @@ class Bucket:
         self.tokens = float(capacity)  # level at the last refill
         self.now = now  # seconds since some fixed start
         self.last = now()  # clock reading at the last refill
+        # The HTTP server calls allow() from several threads at once.
         self.lock = threading.Lock()
 
     def _refill(self) -> None:
         # Add the tokens earned since the last call, capped at capacity.
         # No timer runs in the background: the level is worked out on demand.
         t = self.now()
-        # => min is the cap: tokens not spent beyond capacity are lost
+        # => min is the cap: tokens earned beyond capacity are lost
         self.tokens = min(
             self.capacity, self.tokens + (t - self.last) * self.rate
         )

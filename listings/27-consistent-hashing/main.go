@@ -158,7 +158,7 @@ func main() {
 	// => prints: mod-N moved  7938 keys (79.4%)
 
 	// Every key that moved went to the new node: no key changed hands
-	// between two of the old nodes, so no old node has data to ship.
+	// between two old nodes, so the only transfers are old nodes -> new.
 	fmt.Printf("moved to node-4: %d of %d\n", toNew, moved)
 	// => prints: moved to node-4: 1895 of 1895
 

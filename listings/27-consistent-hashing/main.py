@@ -62,7 +62,8 @@ def main() -> None:
     nodes = [f"node-{i}" for i in range(4)]
     ring = Ring(vnodes=100)
     for node in nodes:
-        ring.add(node)  # => 400 points: 4 nodes x 100 vnodes
+        ring.add(node)
+    # => 400 points: 4 nodes x 100 vnodes
 
     # Place all 10,000 keys both ways before the cluster grows.
     ring_before = [ring.owner(key) for key in KEYS]
@@ -93,7 +94,7 @@ def main() -> None:
     # => prints: mod-N moved  7938 keys (79.4%)
 
     # Every key that moved went to the new node: no key changed hands
-    # between two of the old nodes, so no old node has data to ship.
+    # between two old nodes, so the only transfers are old nodes -> new.
     to_new = sum(1 for i in moved if ring_after[i] == "node-4")
     print(f"moved to node-4: {to_new} of {len(moved)}")
     # => prints: moved to node-4: 1895 of 1895

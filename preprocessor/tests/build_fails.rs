@@ -106,7 +106,7 @@ fn out_of_range_value_fails_build() {
     assert_fails_with(
         "out_of_range",
         &chapter,
-        "src/part/chapter.md:5:14: widget `consistent-hash`: invalid `nodes`: 0 is out of range 1..=32",
+        "src/part/chapter.md:5:14: widget `consistent-hash`: invalid `nodes`: 0 is out of range; use 1 to 32",
     );
 }
 

@@ -973,7 +973,7 @@ mod tests {
         assert_eq!(
             err,
             Err(ActionError(
-                "invalid `clients`: 201 is out of range 1..=200".to_string()
+                "invalid `clients`: 201 is out of range; use 1 to 200".to_string()
             ))
         );
     }

@@ -33,7 +33,7 @@ impl ConfigError {
         } else {
             Err(Self::new(
                 field,
-                format!("{value} is out of range {min}..={max}"),
+                format!("{value} is out of range; use {min} to {max}"),
             ))
         }
     }
@@ -54,7 +54,7 @@ impl ConfigError {
         if value < min || value > max {
             return Err(Self::new(
                 field,
-                format!("{value} is out of range {min}..={max}"),
+                format!("{value} is out of range; use {min} to {max}"),
             ));
         }
         Ok(())

@@ -11,6 +11,7 @@ pub mod consistent_hash;
 mod error;
 pub mod registry;
 pub mod rng;
+pub mod scenario;
 pub mod token_bucket;
 
 pub use error::{ActionError, ConfigError};

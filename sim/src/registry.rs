@@ -15,6 +15,8 @@ pub struct WidgetKind {
     pub check: fn(Map<String, Value>) -> Result<Value, String>,
     /// The default configuration as JSON.
     pub defaults: fn() -> Value,
+    /// Replays an encoded scenario into its event trace as JSON lines.
+    pub replay: fn(&str) -> Result<Vec<String>, String>,
 }
 
 /// Every widget, in the order the book introduces them.
@@ -39,6 +41,7 @@ const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKin
         summary,
         check: check_params::<E>,
         defaults: default_config::<E>,
+        replay: crate::scenario::replay_json_lines::<E>,
     }
 }
 

@@ -2,6 +2,7 @@
 // keep arrow keys from turning the page, and tabs remember the language.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
 
 let server;
@@ -21,6 +22,16 @@ after(async () => {
 async function openChapter(path) {
     const { page, problems } = await openPage(browser);
     await page.goto(server.base + path, { waitUntil: 'load' });
+    const widget = page.locator('.sdbe-widget').first();
+    await widget.scrollIntoViewIfNeeded();
+    await waitForWidgets(page);
+    return { page, problems, widget };
+}
+
+/// Opens a full URL, such as a share link, and waits for its first widget.
+async function openChapterAt(url) {
+    const { page, problems } = await openPage(browser);
+    await page.goto(url, { waitUntil: 'load' });
     const widget = page.locator('.sdbe-widget').first();
     await widget.scrollIntoViewIfNeeded();
     await waitForWidgets(page);
@@ -185,4 +196,94 @@ test('the chosen listing language is remembered across pages', async () => {
     assert.ok(goHidden, 'the Go panel is hidden');
     assert.deepEqual(problems, []);
     await page.close();
+});
+
+test('a share link restores the exact run in a new page', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    await widget.locator('button.sdbe-burst').click();
+    for (let i = 0; i < 7; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await widget.locator('button.sdbe-burst').click();
+    const before = {
+        accepted: await metricText(widget, 'accepted'),
+        rejected: await metricText(widget, 'rejected'),
+        tokens: await metricText(widget, 'tokens'),
+        time: await metricText(widget, 'time'),
+    };
+
+    await widget.locator('button.sdbe-share-button').click();
+    const link = await widget.locator('input.sdbe-share-link').inputValue();
+    const restored = await openChapterAt(link);
+    const after = {
+        accepted: await metricText(restored.widget, 'accepted'),
+        rejected: await metricText(restored.widget, 'rejected'),
+        tokens: await metricText(restored.widget, 'tokens'),
+        time: await metricText(restored.widget, 'time'),
+    };
+
+    assert.match(link, /#run=token-bucket\.0\./);
+    assert.deepEqual(after, before);
+    assert.match(await restored.widget.locator('.sdbe-notice').textContent(), /Restored/);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(restored.problems, []);
+    await page.close();
+    await restored.page.close();
+});
+
+test('the browser replays a run exactly as the native replay does', async () => {
+    const { page, problems, widget } = await openChapter('beginner/01-client-server.html');
+    const clients = widget.locator('label:has-text("Clients") input');
+    for (let i = 0; i < 20; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await clients.fill('12');
+    await clients.dispatchEvent('change');
+    for (let i = 0; i < 20; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await widget.locator('button.sdbe-share-button').click();
+    const link = await widget.locator('input.sdbe-share-link').inputValue();
+
+    const inBrowser = await page.evaluate(async (url) => {
+        const bundle = await import(new URL('../widgets/sdbe_widgets.js', document.baseURI).href);
+        return bundle.replay_trace(url);
+    }, link);
+    const inBrowserAgain = await page.evaluate(async (url) => {
+        const bundle = await import(new URL('../widgets/sdbe_widgets.js', document.baseURI).href);
+        return bundle.replay_trace(url);
+    }, link);
+    const native = execFileSync('cargo', ['xtask', 'replay', link], { encoding: 'utf8' });
+
+    assert.ok(inBrowser.split('\n').length > 20, 'the run produced events');
+    assert.equal(inBrowserAgain, inBrowser, 'two browser replays agree');
+    assert.equal(inBrowser, native.trimEnd(), 'WebAssembly and native traces agree');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('invalid share links fall back to the defaults with a note', async () => {
+    const valid = 'eyJzZWVkIjoxLCJjb25maWciOnt9fQ';
+    const cases = [
+        ['not base64', 'run=token-bucket.0.!!!'],
+        ['truncated', `run=token-bucket.0.${valid.slice(0, 10)}`],
+        ['wrong type', `run=token-bucket.0.${Buffer.from('{"seed":"x","config":{}}').toString('base64url')}`],
+        ['huge number', `run=token-bucket.0.${Buffer.from('{"seed":1e999,"config":{}}').toString('base64url')}`],
+        ['unknown key', `run=token-bucket.0.${Buffer.from('{"seed":1,"config":{},"x":1}').toString('base64url')}`],
+        ['out of range', `run=token-bucket.0.${Buffer.from('{"seed":1,"config":{"capacity":0}}').toString('base64url')}`],
+        ['unknown widget', 'run=no-such-widget.0.abc'],
+        ['incomplete', 'run=token-bucket'],
+        ['100 KB', `run=token-bucket.0.${'A'.repeat(100 * 1024)}`],
+    ];
+    for (const [name, fragment] of cases) {
+        const { page, problems, widget } = await openChapterAt(`${server.base}beginner/20-token-bucket.html#${fragment}`);
+
+        const note = await widget.locator('.sdbe-notice').textContent();
+
+        assert.match(note, /could not be read|names no widget/, `${name}: ${note}`);
+        assert.equal(await metricText(widget, 'tokens'), '5.00 / 5', `${name}: defaults`);
+        assert.equal(await metricText(widget, 'time'), '0.0 s', `${name}: defaults`);
+        assert.deepEqual(problems, [], name);
+        await page.close();
+    }
 });

@@ -27,6 +27,8 @@ pub struct ControlsProps {
     pub on_speed: Callback<usize>,
     /// Restarts with a new seed.
     pub on_seed: Callback<u64>,
+    /// Builds a link that restores this run.
+    pub on_share: Callback<()>,
 }
 
 /// The row of run controls.
@@ -35,6 +37,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
     let toggle = props.on_toggle.reform(|_: MouseEvent| ());
     let step = props.on_step.reform(|_: MouseEvent| ());
     let reset = props.on_reset.reform(|_: MouseEvent| ());
+    let share = props.on_share.reform(|_: MouseEvent| ());
     let speed = props.on_speed.reform(|event: Event| {
         let select: HtmlSelectElement = event.target_unchecked_into();
         select.value().parse().unwrap_or(2)
@@ -72,6 +75,8 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <input type="number" min="0" class="sdbe-seed" value={props.seed.to_string()}
                     onchange={seed} aria-label="Random seed" />
             </label>
+            <button type="button" class="sdbe-share-button" onclick={share}
+                aria-label="Share a link to this run">{ "Share" }</button>
         </div>
     }
 }

@@ -16,9 +16,11 @@ mod controls;
 mod fields;
 mod frame;
 mod runner;
+mod shell;
 mod widgets;
 
 use serde::de::DeserializeOwned;
+use sim::scenario::ShareLink;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 use yew::{BaseComponent, Renderer};
@@ -38,6 +40,9 @@ pub fn mount_all() {
     let Ok(placeholders) = document.query_selector_all(".sdbe-widget:not([data-mounted])") else {
         return;
     };
+    // Share links name a widget by its position among the page's widgets of
+    // the same name, mounted or not, so count over every placeholder.
+    let all = document.query_selector_all(".sdbe-widget").ok();
     for index in 0..placeholders.length() {
         let Some(element) = placeholders
             .item(index)
@@ -45,7 +50,10 @@ pub fn mount_all() {
         else {
             continue;
         };
-        match mount(&element) {
+        let position = all
+            .as_ref()
+            .map_or(0, |all| position_among_same(all, &element));
+        match mount(&element, position) {
             Ok(()) => {
                 let _ = element.set_attribute("data-mounted", "true");
             }
@@ -54,7 +62,25 @@ pub fn mount_all() {
     }
 }
 
-fn mount(placeholder: &Element) -> Result<(), String> {
+/// Counts the placeholders before `element` that name the same widget.
+fn position_among_same(all: &web_sys::NodeList, element: &Element) -> usize {
+    let name = element.get_attribute("data-widget");
+    let mut position = 0;
+    for i in 0..all.length() {
+        let Some(other) = all.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
+        if other == *element {
+            break;
+        }
+        if other.get_attribute("data-widget") == name {
+            position += 1;
+        }
+    }
+    position
+}
+
+fn mount(placeholder: &Element, position: usize) -> Result<(), String> {
     let name = placeholder
         .get_attribute("data-widget")
         .ok_or("missing data-widget attribute")?;
@@ -77,18 +103,31 @@ fn mount(placeholder: &Element) -> Result<(), String> {
     placeholder
         .append_child(&root)
         .map_err(|_| "failed to attach the widget root")?;
-    widgets::mount(&name, root, &config, seed)
+    widgets::mount(&name, position, root, &config, seed)
 }
 
 /// Renders a widget component into `root` with its parsed configuration.
-pub(crate) fn render<C, T>(root: Element, config_json: &str, seed: u64) -> Result<(), String>
+pub(crate) fn render<C, T>(
+    root: Element,
+    config_json: &str,
+    seed: u64,
+    placement: runner::Placement,
+) -> Result<(), String>
 where
     C: BaseComponent<Properties = widgets::WidgetProps<T>>,
     T: PartialEq + DeserializeOwned + 'static,
 {
     let config: T =
         serde_json::from_str(config_json).map_err(|err| format!("invalid data-config: {err}"))?;
-    Renderer::<C>::with_root_and_props(root, widgets::WidgetProps { config, seed }).render();
+    Renderer::<C>::with_root_and_props(
+        root,
+        widgets::WidgetProps {
+            config,
+            seed,
+            placement,
+        },
+    )
+    .render();
     Ok(())
 }
 
@@ -102,4 +141,19 @@ fn show_error(placeholder: &Element, reason: &str) {
         let _ = placeholder.append_child(&note);
     }
     web_sys::console::error_1(&format!("widget failed to mount: {reason}").into());
+}
+
+/// Replays a share link's run and returns its event trace as JSON lines.
+///
+/// The browser tests compare this with `cargo xtask replay` on the same link,
+/// which checks that the WebAssembly build and the native build agree.
+#[wasm_bindgen]
+pub fn replay_trace(link: &str) -> Result<String, JsValue> {
+    let link = ShareLink::parse(link)
+        .map_err(|reason| JsValue::from_str(&reason))?
+        .ok_or_else(|| JsValue::from_str("the link has no `#run=` fragment"))?;
+    let kind = sim::registry::find(&link.widget)
+        .ok_or_else(|| JsValue::from_str(&format!("no widget is called `{}`", link.widget)))?;
+    let lines = (kind.replay)(&link.payload).map_err(|reason| JsValue::from_str(&reason))?;
+    Ok(lines.join("\n"))
 }

@@ -1,14 +1,18 @@
-//! The state every widget shares: an engine, its clock, and the event log.
+//! The state every widget shares: an engine, its clock, its recorded actions
+//! for share links, and the event log.
 
 use std::cell::{Ref, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use sim::scenario::{Scenario, ShareLink, TimedAction, replay};
 use sim::{ConfigError, Engine};
 use yew::prelude::*;
 
 /// Simulated milliseconds per real millisecond at each speed the reader can pick.
 pub const SPEEDS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 10.0];
+/// Index into [`SPEEDS`] of real time.
+const REAL_TIME: usize = 2;
 /// How many event lines the text log keeps.
 const LOG_LINES: usize = 8;
 /// Upper bound on engine steps per clock tick, so a tiny step cannot freeze the page.
@@ -16,6 +20,15 @@ const MAX_STEPS_PER_TICK: usize = 2_000;
 
 /// Turns an engine event into a log line, or `None` to leave it out of the log.
 pub type Describe<E> = fn(&<E as Engine>::Event) -> Option<String>;
+
+/// Where a widget sits on its page, for share links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// The directive name of the widget.
+    pub widget: &'static str,
+    /// Its position among the page's widgets of that name, from 0.
+    pub index: usize,
+}
 
 /// An engine run: the engine, how it was built, and what it has done so far.
 pub struct Runner<E: Engine> {
@@ -29,47 +42,116 @@ pub struct Runner<E: Engine> {
     pub playing: bool,
     /// Index into [`SPEEDS`].
     pub speed: usize,
+    /// Steps run since the engine was built.
+    pub steps: u64,
     /// Events of the latest step or action, for animation.
     pub last_events: Vec<E::Event>,
     /// Recent events as text, newest last.
     pub log: VecDeque<String>,
+    /// A message for the reader: a rejected action or an unreadable share link.
+    pub notice: Option<String>,
+    /// The latest share link, once the reader asked for one.
+    pub share_url: Option<String>,
+    /// Actions applied since the engine was built, for the share link.
+    actions: Vec<TimedAction<E::Action>>,
     /// Simulated time owed to the engine from the clock, in milliseconds.
     budget_ms: f64,
+    placement: Placement,
     describe: Describe<E>,
 }
 
 impl<E: Engine> Runner<E> {
-    fn new(config: E::Config, seed: u64, describe: Describe<E>) -> Self {
+    fn new(config: E::Config, seed: u64, placement: Placement, describe: Describe<E>) -> Self {
         let engine = E::new(config.clone(), seed);
         Self {
             engine,
             config,
             seed,
             playing: false,
-            speed: 2,
+            speed: REAL_TIME,
+            steps: 0,
             last_events: Vec::new(),
             log: VecDeque::new(),
+            notice: None,
+            share_url: None,
+            actions: Vec::new(),
             budget_ms: 0.0,
+            placement,
             describe,
+        }
+    }
+
+    /// Restores the run a share link describes, if the link addresses this widget.
+    ///
+    /// A link for this widget that cannot be read leaves the defaults in place
+    /// and says why, so a reader never sees a broken widget.
+    fn restore(&mut self, fragment: &str) {
+        let link = match ShareLink::parse(fragment) {
+            Ok(Some(link)) => link,
+            Ok(None) => return,
+            Err(reason) => {
+                // Only the first widget of a page reports a link it cannot place.
+                if self.placement.index == 0 {
+                    self.notice = Some(format!(
+                        "The share link could not be read: {reason}. Showing the defaults."
+                    ));
+                }
+                return;
+            }
+        };
+        if sim::registry::find(&link.widget).is_none() && self.placement.index == 0 {
+            self.notice = Some(format!(
+                "The share link names no widget of this book (`{}`). Showing the defaults.",
+                link.widget
+            ));
+            return;
+        }
+        if link.widget != self.placement.widget || link.index != self.placement.index {
+            return;
+        }
+        let restored = Scenario::<E::Config, E::Action>::decode(&link.payload)
+            .and_then(|scenario| replay::<E>(&scenario).map(|(engine, _)| (scenario, engine)));
+        match restored {
+            Ok((scenario, engine)) => {
+                self.engine = Ok(engine);
+                self.config = scenario.config;
+                self.seed = scenario.seed;
+                self.steps = scenario.steps;
+                self.actions = scenario.actions;
+                self.notice = Some("Restored the run from the share link.".to_string());
+            }
+            Err(reason) => {
+                self.notice = Some(format!(
+                    "The share link could not be read: {reason}. Showing the defaults."
+                ));
+            }
         }
     }
 
     /// Rebuilds the engine from the current configuration and seed.
     fn reset(&mut self) {
         self.engine = E::new(self.config.clone(), self.seed);
+        self.steps = 0;
+        self.actions.clear();
         self.last_events.clear();
         self.log.clear();
+        self.notice = None;
+        self.share_url = None;
         self.budget_ms = 0.0;
         self.playing = false;
+    }
+
+    fn push_log(&mut self, line: String) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
     }
 
     fn record(&mut self, events: Vec<E::Event>) {
         for event in &events {
             if let Some(line) = (self.describe)(event) {
-                if self.log.len() == LOG_LINES {
-                    self.log.pop_front();
-                }
-                self.log.push_back(line);
+                self.push_log(line);
             }
         }
         self.last_events = events;
@@ -78,6 +160,7 @@ impl<E: Engine> Runner<E> {
     fn step_once(&mut self) {
         let Ok(engine) = &mut self.engine else { return };
         let events = engine.step();
+        self.steps += 1;
         self.record(events);
     }
 
@@ -87,11 +170,12 @@ impl<E: Engine> Runner<E> {
         self.budget_ms += real_ms * SPEEDS.get(self.speed).copied().unwrap_or(1.0);
         let mut events = Vec::new();
         for _ in 0..MAX_STEPS_PER_TICK {
-            if self.budget_ms <= 0.0 {
+            if self.budget_ms <= 0.0 || self.steps >= sim::scenario::MAX_STEPS {
                 break;
             }
             let before = engine.now_ms();
             events.extend(engine.step());
+            self.steps += 1;
             let advanced = engine.now_ms() - before;
             if advanced <= 0.0 {
                 self.budget_ms = 0.0;
@@ -99,22 +183,60 @@ impl<E: Engine> Runner<E> {
             }
             self.budget_ms -= advanced;
         }
-        // After a long pause (a hidden tab), drop the debt instead of racing.
+        // After a stall, drop the debt instead of racing to catch up.
         self.budget_ms = self.budget_ms.min(1_000.0);
+        if self.steps >= sim::scenario::MAX_STEPS {
+            self.playing = false;
+            self.notice =
+                Some("The run reached its length limit; press Reset to start again.".into());
+        }
         self.record(events);
     }
 
-    fn act(&mut self, action: &E::Action) {
+    fn act(&mut self, action: E::Action) {
         let Ok(engine) = &mut self.engine else { return };
-        match engine.apply(action) {
-            Ok(events) => self.record(events),
-            Err(err) => {
-                self.log.push_back(format!("Rejected: {err}"));
-                if self.log.len() > LOG_LINES {
-                    self.log.pop_front();
+        match engine.apply(&action) {
+            Ok(events) => {
+                self.notice = None;
+                if self.actions.len() < sim::scenario::MAX_ACTIONS {
+                    self.actions.push(TimedAction {
+                        step: self.steps,
+                        action,
+                    });
                 }
+                self.record(events);
+            }
+            Err(err) => {
+                self.notice = Some(format!("Not applied: {err}"));
+                self.push_log(format!("Not applied: {err}"));
             }
         }
+    }
+
+    /// The current run as a scenario that replays to the same state.
+    fn scenario(&self) -> Scenario<E::Config, E::Action> {
+        Scenario {
+            seed: self.seed,
+            config: self.config.clone(),
+            actions: self.actions.clone(),
+            steps: self.steps,
+        }
+    }
+
+    /// Builds the share link for the current run and records it.
+    fn share(&mut self) -> Option<String> {
+        let fragment = ShareLink {
+            widget: self.placement.widget.to_string(),
+            index: self.placement.index,
+            payload: self.scenario().encode(),
+        }
+        .to_fragment();
+        let location = web_sys::window()?.location();
+        let href = location.href().ok()?;
+        let base = href.split('#').next().unwrap_or(&href);
+        let url = format!("{base}#{fragment}");
+        self.share_url = Some(url.clone());
+        Some(url)
     }
 }
 
@@ -136,6 +258,8 @@ pub enum Command<E: Engine> {
     Configure(E::Config),
     /// A reader action, applied at the current simulated time.
     Act(E::Action),
+    /// Build a share link and copy it to the clipboard.
+    Share,
 }
 
 /// A handle to a widget's run; cloning it shares the same run.
@@ -191,7 +315,12 @@ impl<E: Engine + 'static> RunnerHandle<E> {
                     run.config = config;
                     run.reset();
                 }
-                Command::Act(action) => run.act(&action),
+                Command::Act(action) => run.act(action),
+                Command::Share => {
+                    if let Some(url) = run.share() {
+                        copy_to_clipboard(&url);
+                    }
+                }
             }
         }
         self.update.force_update();
@@ -204,13 +333,39 @@ impl<E: Engine + 'static> RunnerHandle<E> {
     }
 }
 
-/// Creates a widget's run and drives it with a clock while it plays.
+/// Copies text to the clipboard where the browser allows it.
+///
+/// The link also stays visible in the widget, because browsers refuse the
+/// clipboard outside secure contexts and without a user gesture.
+fn copy_to_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        let promise = window.navigator().clipboard().write_text(text);
+        // A refused write rejects the promise; the visible link is the fallback.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
+    }
+}
+
+/// Creates a widget's run, restores a share link meant for it, and drives it
+/// with a clock while it plays.
 #[hook]
-pub fn use_runner<E>(config: E::Config, seed: u64, describe: Describe<E>) -> RunnerHandle<E>
+pub fn use_runner<E>(
+    config: E::Config,
+    seed: u64,
+    placement: Placement,
+    describe: Describe<E>,
+) -> RunnerHandle<E>
 where
     E: Engine + 'static,
 {
-    let inner = use_mut_ref(|| Runner::new(config, seed, describe));
+    let inner = use_mut_ref(|| {
+        let mut runner = Runner::new(config, seed, placement, describe);
+        if let Some(hash) = web_sys::window().and_then(|w| w.location().hash().ok()) {
+            runner.restore(&hash);
+        }
+        runner
+    });
     let update = use_force_update();
     let handle = RunnerHandle { inner, update };
     let playing = handle.get().playing;

@@ -18,6 +18,7 @@ commands:
   widgets    build only the widget bundle into src/widgets/
   test       run every test: Rust, listings, book build, browser, workflows
   listings   run every Go and Python listing and check its `=>` output claims
+  replay URL print the event trace of a widget's share link as JSON lines
   setup      install every tool the other commands need, then stop";
 
 fn main() -> ExitCode {
@@ -55,6 +56,10 @@ fn run(args: &[String]) -> Result<()> {
             tools::listing_tools()?;
             listings::check_all()
         }
+        "replay" => {
+            let link = args.get(1).context("usage: cargo xtask replay URL")?;
+            replay(link)
+        }
         "setup" => {
             tools::book_tools()?;
             tools::listing_tools()?;
@@ -66,6 +71,27 @@ fn run(args: &[String]) -> Result<()> {
         }
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
+}
+
+/// Prints the event trace that a share link's run produces.
+fn replay(link: &str) -> Result<()> {
+    let link = sim::scenario::ShareLink::parse(link)
+        .map_err(anyhow::Error::msg)?
+        .context("the URL has no `#run=...` fragment; copy it with the widget's Share button")?;
+    let kind = sim::registry::find(&link.widget).with_context(|| {
+        format!(
+            "unknown widget `{}`; known: {}",
+            link.widget,
+            sim::registry::names().join(", ")
+        )
+    })?;
+    let lines = (kind.replay)(&link.payload).map_err(anyhow::Error::msg)?;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        std::io::Write::write_all(&mut out, line.as_bytes())?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+    }
+    Ok(())
 }
 
 /// Runs every test, in order of how fast each fails.

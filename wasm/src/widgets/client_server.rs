@@ -8,10 +8,10 @@ use sim::client_server::{
 use yew::prelude::*;
 
 use super::WidgetProps;
-use crate::controls::Controls;
 use crate::fields::NumberField;
-use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
+use crate::shell::{Parts, shell};
 
 /// Queued requests drawn one by one; longer queues show a count.
 const QUEUE_SHOWN: usize = 12;
@@ -61,7 +61,12 @@ fn describe(event: &ServerEvent) -> Option<String> {
 /// The client-server widget.
 #[component]
 pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
-    let runner: RunnerHandle<ClientServer> = use_runner(props.config.clone(), props.seed, describe);
+    let runner: RunnerHandle<ClientServer> = use_runner(
+        props.config.clone(),
+        props.seed,
+        props.placement.clone(),
+        describe,
+    );
     let run = runner.get();
 
     // Clients and workers change the running system; the times restart it.
@@ -90,42 +95,34 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
         ),
         Err(_) => (run.config.clients as usize, run.config.workers as usize),
     };
-    let error = run.engine.as_ref().err().map(ToString::to_string);
+    let params = html! {
+        <>
+            <NumberField label="Clients" value={clients as f64} min={1.0} max={200.0}
+                on_change={on_clients} />
+            <NumberField label="Workers" value={workers as f64} min={1.0} max={64.0}
+                on_change={on_workers} />
+            <NumberField label="Service time (ms)" value={run.config.service_ms} min={1.0}
+                max={10_000.0} step={1.0} on_change={configure(|c, v| c.service_ms = v)} />
+            <NumberField label="Think time (ms)" value={run.config.think_ms} min={0.0}
+                max={60_000.0} step={1.0} on_change={configure(|c, v| c.think_ms = v)} />
+        </>
+    };
     let (scene, metrics) = match &run.engine {
         Ok(server) => (draw(server), metrics(server)),
         Err(_) => (html! {}, html! {}),
     };
+    drop(run);
 
-    html! {
-        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
-            <p class="sdbe-widget-title">{ "Clients and a server with a worker pool" }</p>
-            <Controls
-                playing={run.playing}
-                speed={run.speed}
-                seed={run.seed}
-                runnable={run.engine.is_ok()}
-                on_toggle={runner.callback(|()| Command::TogglePlay)}
-                on_step={runner.callback(|()| Command::Step)}
-                on_reset={runner.callback(|()| Command::Reset)}
-                on_speed={runner.callback(Command::Speed)}
-                on_seed={runner.callback(Command::Seed)}
-            />
-            <div class="sdbe-params">
-                <NumberField label="Clients" value={clients as f64} min={1.0} max={200.0}
-                    on_change={on_clients} />
-                <NumberField label="Workers" value={workers as f64} min={1.0} max={64.0}
-                    on_change={on_workers} />
-                <NumberField label="Service time (ms)" value={run.config.service_ms} min={1.0}
-                    max={10_000.0} step={10.0} on_change={configure(|c, v| c.service_ms = v)} />
-                <NumberField label="Think time (ms)" value={run.config.think_ms} min={0.0}
-                    max={60_000.0} step={50.0} on_change={configure(|c, v| c.think_ms = v)} />
-            </div>
-            <ErrorNote message={error} />
-            { scene }
-            { metrics }
-            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
-        </div>
-    }
+    shell(
+        &runner,
+        Parts {
+            title: "Clients and a server with a worker pool",
+            params,
+            actions: html! {},
+            scene,
+            metrics,
+        },
+    )
 }
 
 fn metrics(server: &ClientServer) -> Html {

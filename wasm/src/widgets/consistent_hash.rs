@@ -10,10 +10,10 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::WidgetProps;
-use crate::controls::Controls;
 use crate::fields::NumberField;
-use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
+use crate::shell::{Parts, shell};
 
 const CENTER: f64 = 135.0;
 const RING_R: f64 = 100.0;
@@ -59,8 +59,12 @@ fn point(fraction: f64, radius: f64) -> (f64, f64) {
 /// The consistent hashing widget.
 #[component]
 pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
-    let runner: RunnerHandle<ConsistentHash> =
-        use_runner(props.config.clone(), props.seed, describe);
+    let runner: RunnerHandle<ConsistentHash> = use_runner(
+        props.config.clone(),
+        props.seed,
+        props.placement.clone(),
+        describe,
+    );
     let selected = use_state(|| None::<u32>);
     let run = runner.get();
 
@@ -92,56 +96,50 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
             selected.set(select.value().parse().ok());
         })
     };
-    let error = run.engine.as_ref().err().map(ToString::to_string);
+    let params = html! {
+        <>
+            <NumberField label="Nodes" value={f64::from(run.config.nodes)} min={1.0}
+                max={MAX_NODES as f64} on_change={configure(|c, v| c.nodes = v as u32)} />
+            <NumberField label="Vnodes per node" value={f64::from(run.config.vnodes)} min={1.0}
+                max={256.0} on_change={configure(|c, v| c.vnodes = v as u32)} />
+            <NumberField label="Keys" value={f64::from(run.config.keys)} min={1.0}
+                max={10_000.0} step={1.0} on_change={configure(|c, v| c.keys = v as u32)} />
+        </>
+    };
+    let actions = html! {
+        <>
+            <button type="button" class="sdbe-primary sdbe-add-node" onclick={on_add}
+                disabled={run.engine.is_err() || live.len() >= MAX_NODES}>{ "Add node" }</button>
+            <label>
+                { "Node " }
+                <select onchange={on_select} aria-label="Node to remove">
+                    { for live.iter().map(|node| html! {
+                        <option value={node.to_string()} selected={Some(*node) == target}>
+                            { format!("node {node}") }
+                        </option>
+                    }) }
+                </select>
+            </label>
+            <button type="button" class="sdbe-remove-node" onclick={on_remove}
+                disabled={live.len() <= 1}>{ "Remove node" }</button>
+        </>
+    };
     let (scene, metrics) = match &run.engine {
         Ok(ring) => (draw(ring, &run.last_events), metrics(ring)),
         Err(_) => (html! {}, html! {}),
     };
+    drop(run);
 
-    html! {
-        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
-            <p class="sdbe-widget-title">{ "Consistent hashing ring" }</p>
-            <Controls
-                playing={run.playing}
-                speed={run.speed}
-                seed={run.seed}
-                runnable={run.engine.is_ok()}
-                on_toggle={runner.callback(|()| Command::TogglePlay)}
-                on_step={runner.callback(|()| Command::Step)}
-                on_reset={runner.callback(|()| Command::Reset)}
-                on_speed={runner.callback(Command::Speed)}
-                on_seed={runner.callback(Command::Seed)}
-            />
-            <div class="sdbe-params">
-                <NumberField label="Nodes" value={f64::from(run.config.nodes)} min={1.0}
-                    max={MAX_NODES as f64} on_change={configure(|c, v| c.nodes = v as u32)} />
-                <NumberField label="Vnodes per node" value={f64::from(run.config.vnodes)} min={1.0}
-                    max={256.0} on_change={configure(|c, v| c.vnodes = v as u32)} />
-                <NumberField label="Keys" value={f64::from(run.config.keys)} min={1.0}
-                    max={10_000.0} step={50.0} on_change={configure(|c, v| c.keys = v as u32)} />
-            </div>
-            <ErrorNote message={error} />
-            <div class="sdbe-actions">
-                <button type="button" class="sdbe-primary sdbe-add-node" onclick={on_add}
-                    disabled={run.engine.is_err() || live.len() >= MAX_NODES}>{ "Add node" }</button>
-                <label>
-                    { "Node " }
-                    <select onchange={on_select} aria-label="Node to remove">
-                        { for live.iter().map(|node| html! {
-                            <option value={node.to_string()} selected={Some(*node) == target}>
-                                { format!("node {node}") }
-                            </option>
-                        }) }
-                    </select>
-                </label>
-                <button type="button" class="sdbe-remove-node" onclick={on_remove}
-                    disabled={live.len() <= 1}>{ "Remove node" }</button>
-            </div>
-            { scene }
-            { metrics }
-            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
-        </div>
-    }
+    shell(
+        &runner,
+        Parts {
+            title: "Consistent hashing ring",
+            params,
+            actions,
+            scene,
+            metrics,
+        },
+    )
 }
 
 fn metrics(ring: &ConsistentHash) -> Html {
@@ -219,7 +217,7 @@ fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
     let font = (bar_h * 0.7).clamp(7.0, 14.0);
     let bars = loads.iter().enumerate().map(|(i, load)| {
         let y = 30.0 + bar_h * i as f64;
-        let width = 80.0 * f64::from(load.keys) / f64::from(most);
+        let width = 56.0 * f64::from(load.keys) / f64::from(most);
         let baseline = format!("{:.1}", y + bar_h * 0.65);
         html! {
             <g>

@@ -6,10 +6,10 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::WidgetProps;
-use crate::controls::Controls;
 use crate::fields::NumberField;
-use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget, metric};
+use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
+use crate::shell::{Parts, shell};
 
 /// Simulated time the timeline shows, in milliseconds.
 const TIMELINE_SPAN_MS: f64 = 10_000.0;
@@ -32,7 +32,12 @@ fn describe(event: &BucketEvent) -> Option<String> {
 /// The token bucket widget.
 #[component]
 pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
-    let runner: RunnerHandle<TokenBucket> = use_runner(props.config.clone(), props.seed, describe);
+    let runner: RunnerHandle<TokenBucket> = use_runner(
+        props.config.clone(),
+        props.seed,
+        props.placement.clone(),
+        describe,
+    );
     let burst = use_state(|| DEFAULT_BURST);
     let run = runner.get();
 
@@ -60,55 +65,48 @@ pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
             }
         })
     };
-
+    let params = html! {
+        <>
+            <NumberField label="Capacity (tokens)" value={f64::from(run.config.capacity)}
+                min={1.0} max={1000.0}
+                on_change={configure(|c, v| c.capacity = v as u32)} />
+            <NumberField label="Refill (tokens/s)" value={run.config.refill_per_s}
+                min={0.01} max={1000.0} step={0.01}
+                on_change={configure(|c, v| c.refill_per_s = v)} />
+            <NumberField label="Background (req/s)" value={run.config.arrival_per_s}
+                min={0.0} max={1000.0} step={0.1}
+                on_change={configure(|c, v| c.arrival_per_s = v)} />
+        </>
+    };
+    let actions = html! {
+        <>
+            <button type="button" class="sdbe-primary sdbe-burst" onclick={on_burst}
+                disabled={run.engine.is_err()}>
+                { format!("Burst of {}", *burst) }
+            </button>
+            <label class="sdbe-field">
+                <span>{ "Burst size" }</span>
+                <input type="number" min="1" max="1000" value={burst.to_string()}
+                    onchange={on_burst_size} aria-label="Requests per burst" />
+            </label>
+        </>
+    };
     let (scene, metrics) = match &run.engine {
         Ok(bucket) => (draw(bucket), metrics(bucket)),
         Err(_) => (html! {}, html! {}),
     };
-    let error = run.engine.as_ref().err().map(ToString::to_string);
+    drop(run);
 
-    html! {
-        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
-            <p class="sdbe-widget-title">{ "Token bucket" }</p>
-            <Controls
-                playing={run.playing}
-                speed={run.speed}
-                seed={run.seed}
-                runnable={run.engine.is_ok()}
-                on_toggle={runner.callback(|()| Command::TogglePlay)}
-                on_step={runner.callback(|()| Command::Step)}
-                on_reset={runner.callback(|()| Command::Reset)}
-                on_speed={runner.callback(Command::Speed)}
-                on_seed={runner.callback(Command::Seed)}
-            />
-            <div class="sdbe-params">
-                <NumberField label="Capacity (tokens)" value={f64::from(run.config.capacity)}
-                    min={1.0} max={1000.0}
-                    on_change={configure(|c, v| c.capacity = v as u32)} />
-                <NumberField label="Refill (tokens/s)" value={run.config.refill_per_s}
-                    min={0.01} max={1000.0} step={0.5}
-                    on_change={configure(|c, v| c.refill_per_s = v)} />
-                <NumberField label="Background (req/s)" value={run.config.arrival_per_s}
-                    min={0.0} max={1000.0} step={0.5}
-                    on_change={configure(|c, v| c.arrival_per_s = v)} />
-            </div>
-            <ErrorNote message={error} />
-            <div class="sdbe-actions">
-                <button type="button" class="sdbe-primary sdbe-burst" onclick={on_burst}
-                    disabled={run.engine.is_err()}>
-                    { format!("Burst of {}", *burst) }
-                </button>
-                <label class="sdbe-field">
-                    <span>{ "Burst size" }</span>
-                    <input type="number" min="1" max="1000" value={burst.to_string()}
-                        onchange={on_burst_size} aria-label="Requests per burst" />
-                </label>
-            </div>
-            { scene }
-            { metrics }
-            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
-        </div>
-    }
+    shell(
+        &runner,
+        Parts {
+            title: "Token bucket",
+            params,
+            actions,
+            scene,
+            metrics,
+        },
+    )
 }
 
 fn metrics(bucket: &TokenBucket) -> Html {
@@ -145,10 +143,29 @@ fn draw(bucket: &TokenBucket) -> Html {
         .filter(|(at, _)| *at >= start)
         .map(|(at, tokens)| format!("{:.1},{:.1}", x_of(*at), y_of(*tokens)))
         .collect();
-    let decisions = bucket.timeline().filter(|d| d.at_ms >= start).map(|d| {
-        let (class, y) = if d.accepted { ("sdbe-accepted", TOP + HEIGHT + 20.0) } else { ("sdbe-rejected", TOP + HEIGHT + 36.0) };
-        html! { <circle class={class} cx={format!("{:.1}", x_of(d.at_ms))} cy={y.to_string()} r="3.5" /> }
-    });
+    // Decisions at the same instant (a burst) spread sideways so each one shows.
+    let mut previous: Option<(f64, bool)> = None;
+    let mut stacked: f64 = 0.0;
+    let decisions: Vec<Html> = bucket
+        .timeline()
+        .filter(|d| d.at_ms >= start)
+        .map(|d| {
+            stacked = if previous == Some((d.at_ms, d.accepted)) {
+                stacked + 1.0
+            } else {
+                0.0
+            };
+            previous = Some((d.at_ms, d.accepted));
+            let (class, row) = if d.accepted {
+                ("sdbe-accepted", 20.0)
+            } else {
+                ("sdbe-rejected", 36.0)
+            };
+            let x = x_of(d.at_ms) + 4.0 * stacked.min(12.0);
+            let y = TOP + HEIGHT + row;
+            html! { <circle class={class} cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="3" /> }
+        })
+        .collect();
 
     html! {
         <svg class="sdbe-scene" viewBox="0 0 420 250" role="img"
