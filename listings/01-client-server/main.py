@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 WORKERS = 2  # requests the server serves at once
 WORK_S = 0.020  # simulated work for one request, in seconds
@@ -85,11 +86,28 @@ class Server:
         self.listener.close()
 
 
-# Send one request on a new connection and wait for the response. Return
-# the latency the client measured and the queue wait the server reported,
-# both in milliseconds.
-def request(address: tuple[str, int]) -> tuple[float, float]:
+class Sample(NamedTuple):
+    """Timings of one request."""
+
+    latency: float  # latency the client measured, in ms
+    queued: float  # wait in the server's queue, as the server reported, in ms
+
+
+class Stats(NamedTuple):
+    """Throughput and mean timings for one number of clients."""
+
+    throughput: float  # requests completed per second
+    latency: float  # mean latency the clients measured, in ms
+    queued: float  # mean wait in the server's queue, in ms
+
+
+# Send one request and wait for the response.
+def request(address: tuple[str, int]) -> Sample:
     start = time.monotonic()
+
+    # => one connection per request, so each entry in the server's queue is
+    # one request. With keep-alive a worker would hold the connection open
+    # between requests.
     with socket.create_connection(address) as conn:
         conn.sendall(b"work\n")
         with conn.makefile("rb") as reader:
@@ -100,18 +118,15 @@ def request(address: tuple[str, int]) -> tuple[float, float]:
     words = reply.split()
     if len(words) != 4 or words[:2] != ["done,", "queued"]:
         raise ValueError(f"invalid response {reply!r}")
-    return latency, float(words[2])
+    return Sample(latency=latency, queued=float(words[2]))
 
 
 # Run `clients` threads that each send PER_CLIENT requests, one after the
-# other with no pause between them. Return throughput in requests per
-# second and the mean latency and queue wait in ms.
-def measure(
-    address: tuple[str, int], clients: int
-) -> tuple[float, float, float]:
+# other with no pause between them.
+def measure(address: tuple[str, int], clients: int) -> Stats:
     # A client has at most one request outstanding: it sends the next
     # one only after the response to the last has arrived.
-    def client() -> list[tuple[float, float]]:
+    def client() -> list[Sample]:
         return [request(address) for _ in range(PER_CLIENT)]
 
     # => result() raises here any error a client thread raised
@@ -122,9 +137,11 @@ def measure(
     seconds = time.monotonic() - start
 
     n = len(samples)
-    latency = sum(latency for latency, _ in samples) / n
-    queued = sum(queued for _, queued in samples) / n
-    return n / seconds, latency, queued
+    return Stats(
+        throughput=n / seconds,
+        latency=sum(sample.latency for sample in samples) / n,
+        queued=sum(sample.queued for sample in samples) / n,
+    )
 
 
 def main() -> None:
@@ -141,26 +158,30 @@ def main() -> None:
     # Up to 2 clients every request finds an idle worker. Beyond that
     # each request waits behind the others, so latency grows to about
     # clients x 20 ms / 2 workers while throughput stays at the capacity.
-    results = {}
+    results: dict[int, Stats] = {}
     for clients in [1, 2, 4, 8]:
-        per_sec, latency, queued = measure(server.address, clients)
-        results[clients] = (per_sec, latency)
+        stats = measure(server.address, clients)
+        results[clients] = stats
         print(
-            f"clients={clients}: {per_sec:.1f} req/s, "
-            f"latency {latency:.1f} ms, queued {queued:.1f} ms"
+            f"clients={clients}: {stats.throughput:.1f} req/s, "
+            f"latency {stats.latency:.1f} ms, queued {stats.queued:.1f} ms"
         )
     # => prints: clients=1: 48.5 req/s, latency 20.6 ms, queued 0.0 ms (varies)
     # => prints: clients=2: 95.5 req/s, latency 20.9 ms, queued 0.0 ms (varies)
     # => prints: clients=4: 96.0 req/s, latency 41.0 ms, queued 20.0 ms (varies)
     # => prints: clients=8: 96.0 req/s, latency 82.0 ms, queued 61.0 ms (varies)
 
-    # Four times the clients bought no extra throughput, only waiting.
-    two, eight = results[2], results[8]
+    # Twice the clients bought no extra throughput, only twice the latency.
+    # => compare 4 with 8 clients, not 2: both keep requests waiting, so
+    # a worker that finishes takes the next one at once. At 2 clients a
+    # worker idles whenever its client is slow to send the next request.
+    four, eight = results[4], results[8]
     print(
-        f"2 -> 8 clients: throughput x{eight[0] / two[0]:.2f}, "
-        f"latency x{eight[1] / two[1]:.2f}"
+        "4 -> 8 clients: "
+        f"throughput x{eight.throughput / four.throughput:.2f}, "
+        f"latency x{eight.latency / four.latency:.2f}"
     )
-    # => prints: 2 -> 8 clients: throughput x1.00, latency x3.92 (varies)
+    # => prints: 4 -> 8 clients: throughput x1.00, latency x1.98 (varies)
 
     server.stop()
 

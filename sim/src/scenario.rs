@@ -116,9 +116,7 @@ pub type Replayed<E> = (E, Vec<TraceLine<<E as Engine>::Event>>);
 ///
 /// An action the engine rejects is skipped, as it was when the reader tried
 /// it, so a replay of a recorded run never fails on one.
-pub fn replay<E: Engine>(
-    scenario: &Scenario<E::Config, E::Action>,
-) -> Result<Replayed<E>, String> {
+pub fn replay<E: Engine>(scenario: &Scenario<E::Config, E::Action>) -> Result<Replayed<E>, String> {
     scenario.check()?;
     let mut engine = E::new(scenario.config.clone(), scenario.seed).map_err(|e| e.to_string())?;
     let mut trace = Vec::new();

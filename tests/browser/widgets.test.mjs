@@ -287,3 +287,23 @@ test('invalid share links fall back to the defaults with a note', async () => {
         await page.close();
     }
 });
+
+test('a reader can type a new value while the widget plays', async () => {
+    const { page, problems, widget } = await openChapter('beginner/01-client-server.html');
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const clients = widget.locator('label:has-text("Clients") input');
+
+    await play.click();
+    await clients.click();
+    await clients.press('Control+a');
+    await page.keyboard.type('20', { delay: 150 });
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(500);
+    const scene = await widget.locator('svg.sdbe-scene').getAttribute('aria-label');
+    await play.click();
+
+    assert.match(scene, /^20 clients/);
+    assert.equal(await clients.inputValue(), '20');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -1,10 +1,13 @@
 //! The controls every widget shows: play, pause, step, reset, speed and seed.
 
-use web_sys::HtmlInputElement;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use crate::fields::NumberField;
 use crate::runner::SPEEDS;
+
+/// Largest seed the field offers: every whole number up to it is exact in an f64.
+const MAX_SEED: f64 = 9_007_199_254_740_991.0;
 
 /// Properties of [`Controls`].
 #[derive(Properties, PartialEq)]
@@ -42,16 +45,10 @@ pub fn Controls(props: &ControlsProps) -> Html {
         let select: HtmlSelectElement = event.target_unchecked_into();
         select.value().parse().unwrap_or(2)
     });
-    let current_seed = props.seed;
-    let on_seed = props.on_seed.clone();
-    let seed = Callback::from(move |event: Event| {
-        let input: HtmlInputElement = event.target_unchecked_into();
-        match input.value().trim().parse::<u64>() {
-            Ok(seed) => on_seed.emit(seed),
-            // Not a whole number: show the seed in use again.
-            Err(_) => input.set_value(&current_seed.to_string()),
-        }
-    });
+    let seed = html! {
+        <NumberField label="Seed" value={props.seed as f64} min={0.0} max={MAX_SEED}
+            on_change={props.on_seed.reform(|value: f64| value as u64)} />
+    };
     let play_label = if props.playing { "Pause" } else { "Play" };
 
     html! {
@@ -70,11 +67,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     }) }
                 </select>
             </label>
-            <label>
-                { "Seed " }
-                <input type="number" min="0" class="sdbe-seed" value={props.seed.to_string()}
-                    onchange={seed} aria-label="Random seed" />
-            </label>
+            { seed }
             <button type="button" class="sdbe-share-button" onclick={share}
                 aria-label="Share a link to this run">{ "Share" }</button>
         </div>

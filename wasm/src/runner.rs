@@ -307,13 +307,19 @@ impl<E: Engine + 'static> RunnerHandle<E> {
                 Command::TogglePlay => run.playing = !run.playing && run.engine.is_ok(),
                 Command::Reset => run.reset(),
                 Command::Speed(index) => run.speed = index.min(SPEEDS.len() - 1),
+                // A new seed or configuration restarts the run but keeps it
+                // playing, so the reader sees the effect at once.
                 Command::Seed(seed) => {
+                    let playing = run.playing;
                     run.seed = seed;
                     run.reset();
+                    run.playing = playing && run.engine.is_ok();
                 }
                 Command::Configure(config) => {
+                    let playing = run.playing;
                     run.config = config;
                     run.reset();
+                    run.playing = playing && run.engine.is_ok();
                 }
                 Command::Act(action) => run.act(action),
                 Command::Share => {

@@ -80,8 +80,14 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
             workers: value as u32,
         })
     });
+    // Start from the engine's configuration, which holds the clients and
+    // workers the reader has set since the start.
+    let current = match &run.engine {
+        Ok(server) => server.config().clone(),
+        Err(_) => run.config.clone(),
+    };
     let configure = |edit: fn(&mut ClientServerConfig, f64)| {
-        let config = run.config.clone();
+        let config = current.clone();
         runner.callback(move |value: f64| {
             let mut config = config.clone();
             edit(&mut config, value);
@@ -130,14 +136,14 @@ fn metrics(server: &ClientServer) -> Html {
     let recent = server.recent_latency_percentiles();
     html! {
         <div class="sdbe-metrics">
-            { metric("throughput", "Requests/s",
-                format!("{:.1} (max {:.0})", server.recent_throughput_per_s(), server.capacity_per_s())) }
+            { metric("throughput", "Requests/s of capacity",
+                format!("{:.1} of {:.0}", server.recent_throughput_per_s(), server.capacity_per_s())) }
             { metric("mean-latency", "Mean latency", ms(server.recent_mean_latency_ms())) }
             { metric("p50", "p50", ms(recent.map(|p| p.p50_ms))) }
             { metric("p95", "p95", ms(recent.map(|p| p.p95_ms))) }
             { metric("p99", "p99", ms(recent.map(|p| p.p99_ms))) }
             { metric("queue", "Queue now", server.queue().len().to_string()) }
-            { metric("utilization", "Utilization", format!("{:.0}%", 100.0 * server.utilization())) }
+            { metric("busy", "Busy workers", format!("{} of {}", server.busy_workers(), server.workers().len())) }
             { metric("completed", "Completed", server.completed().to_string()) }
         </div>
     }
