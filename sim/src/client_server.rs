@@ -14,9 +14,10 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use crate::metrics::Percentiles;
+use crate::metrics::{LatencyHistogram, Metric, Sample, Snapshot};
 use crate::rng::SimRng;
 use crate::{ActionError, Config, ConfigError, Engine};
 
@@ -28,9 +29,6 @@ pub const RECENT_SLICE_MS: f64 = 1000.0;
 
 /// Slices in the recent-metrics window: the current one and the four before it.
 pub const RECENT_SLICES: u64 = 5;
-
-/// Significant decimal digits the latency histograms keep.
-const HISTOGRAM_SIGFIG: u8 = 3;
 
 /// Parameters of the client-server widget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,18 +227,6 @@ pub struct Worker {
     pub retiring: bool,
 }
 
-/// Latency percentiles, in milliseconds, from an HDR histogram with microsecond resolution and
-/// three significant digits.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Percentiles {
-    /// Median latency.
-    pub p50_ms: f64,
-    /// 95th percentile latency.
-    pub p95_ms: f64,
-    /// 99th percentile latency.
-    pub p99_ms: f64,
-}
-
 /// Something that will happen at a known simulated time.
 #[derive(Debug, Clone, Copy)]
 struct Scheduled {
@@ -295,7 +281,7 @@ struct Slice {
     index: u64,
     completed: u64,
     latency_sum_ms: f64,
-    latencies: Histogram<u64>,
+    latencies: LatencyHistogram,
 }
 
 /// The client-server engine.
@@ -319,7 +305,7 @@ pub struct ClientServer {
     completed: u64,
     wait_sum_ms: f64,
     latency_sum_ms: f64,
-    latencies: Histogram<u64>,
+    latencies: LatencyHistogram,
     recent: VecDeque<Slice>,
     /// Integral over time of requests in the server (queued plus in service), in request-ms.
     in_server_area: f64,
@@ -353,7 +339,7 @@ impl Engine for ClientServer {
             completed: 0,
             wait_sum_ms: 0.0,
             latency_sum_ms: 0.0,
-            latencies: new_histogram(),
+            latencies: LatencyHistogram::new(),
             recent: VecDeque::new(),
             in_server_area: 0.0,
             busy_area: 0.0,
@@ -402,6 +388,46 @@ impl Engine for ClientServer {
 
     fn now_ms(&self) -> f64 {
         self.now_ms
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let recent = self.recent_latency_percentiles();
+        let throughput = self.recent_throughput_per_s();
+        Snapshot {
+            at_ms: self.now_ms,
+            metrics: vec![
+                Metric::new(
+                    "throughput",
+                    "Requests/s of capacity",
+                    throughput,
+                    format!("{throughput:.1} of {:.0}", self.capacity_per_s()),
+                ),
+                Metric::millis(
+                    "mean-latency",
+                    "Mean latency",
+                    self.recent_mean_latency_ms(),
+                ),
+                Metric::count("queue", "Queue now", self.queue.len() as u64),
+                Metric::new(
+                    "busy",
+                    "Busy workers",
+                    self.busy_workers() as f64,
+                    format!("{} of {}", self.busy_workers(), self.workers.len()),
+                ),
+                Metric::count("completed", "Completed", self.completed),
+            ],
+            latency: recent,
+            samples: vec![
+                Sample {
+                    label: "requests/s",
+                    value: throughput,
+                },
+                Sample {
+                    label: "p99 ms",
+                    value: recent.map_or(0.0, |p| p.p99_ms),
+                },
+            ],
+        }
     }
 }
 
@@ -487,7 +513,7 @@ impl ClientServer {
 
     /// Latency percentiles of every completed request since the start.
     pub fn latency_percentiles(&self) -> Option<Percentiles> {
-        percentiles(&self.latencies)
+        self.latencies.percentiles()
     }
 
     /// Span of the recent window, in milliseconds: from the start of the oldest of its
@@ -511,13 +537,13 @@ impl ClientServer {
 
     /// Latency percentiles of the requests completed in the recent window.
     pub fn recent_latency_percentiles(&self) -> Option<Percentiles> {
-        let mut merged = new_histogram();
+        let mut merged = LatencyHistogram::new();
         for slice in self.recent_slices() {
             // An auto-resizing histogram grows to take the other's values, so adding fails only
             // if the counts would need more than `usize::MAX` entries.
-            let _ = merged.add(&slice.latencies);
+            merged.add(&slice.latencies);
         }
-        percentiles(&merged)
+        merged.percentiles()
     }
 }
 
@@ -690,8 +716,7 @@ impl ClientServer {
     fn record_latency(&mut self, latency_ms: f64) {
         self.completed += 1;
         self.latency_sum_ms += latency_ms;
-        let latency_us = micros(latency_ms);
-        record(&mut self.latencies, latency_us);
+        self.latencies.record_ms(latency_ms);
 
         let index = (self.now_ms / RECENT_SLICE_MS) as u64;
         while self
@@ -706,14 +731,14 @@ impl ClientServer {
                 index,
                 completed: 0,
                 latency_sum_ms: 0.0,
-                latencies: new_histogram(),
+                latencies: LatencyHistogram::new(),
             };
             self.recent.push_back(slice);
         }
         if let Some(slice) = self.recent.back_mut() {
             slice.completed += 1;
             slice.latency_sum_ms += latency_ms;
-            record(&mut slice.latencies, latency_us);
+            slice.latencies.record_ms(latency_ms);
         }
     }
 
@@ -886,36 +911,6 @@ impl ClientServer {
             self.start(index, request, events);
         }
     }
-}
-
-fn new_histogram() -> Histogram<u64> {
-    // Auto-resizing, so it grows to whatever latencies arrive. With a lowest value of 1 and 3
-    // significant digits every check in `Histogram::new` passes.
-    Histogram::new(HISTOGRAM_SIGFIG).expect("3 significant digits is within hdrhistogram's 0..=5")
-}
-
-fn record(histogram: &mut Histogram<u64>, value: u64) {
-    // Recording fails only if resizing would need more than `usize::MAX` entries, so clamp then.
-    if histogram.record(value).is_err() {
-        histogram.saturating_record(value);
-    }
-}
-
-fn percentiles(histogram: &Histogram<u64>) -> Option<Percentiles> {
-    if histogram.is_empty() {
-        return None;
-    }
-    let at = |quantile: f64| histogram.value_at_quantile(quantile) as f64 / 1000.0;
-    Some(Percentiles {
-        p50_ms: at(0.50),
-        p95_ms: at(0.95),
-        p99_ms: at(0.99),
-    })
-}
-
-/// Converts milliseconds to whole microseconds, saturating at the ends of `u64`.
-fn micros(ms: f64) -> u64 {
-    (ms * 1000.0).round() as u64
 }
 
 fn per_second(count: u64, span_ms: f64) -> f64 {

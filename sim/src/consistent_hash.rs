@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::metrics::{Metric, Snapshot};
 use crate::rng::SimRng;
 use crate::{ActionError, Config, ConfigError, Engine};
 
@@ -459,6 +460,69 @@ impl Engine for ConsistentHash {
 
     fn now_ms(&self) -> f64 {
         self.now_ms
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let (moved_ring, moved_mod_n) = match &self.last_move {
+            Some(last) => {
+                let share = |moved: u32| 100.0 * f64::from(moved) / f64::from(last.keys.max(1));
+                let verb = match last.kind {
+                    MoveKind::Added => "added",
+                    MoveKind::Removed => "removed",
+                };
+                (
+                    Metric::new(
+                        "moved-ring",
+                        "Moved by the ring",
+                        f64::from(last.moved_by_ring),
+                        format!(
+                            "{} ({:.0}%, node {} {verb})",
+                            last.moved_by_ring,
+                            share(last.moved_by_ring),
+                            last.node
+                        ),
+                    ),
+                    Metric::new(
+                        "moved-mod-n",
+                        "Mod-N would move",
+                        f64::from(last.moved_by_mod_n),
+                        format!(
+                            "{} ({:.0}%)",
+                            last.moved_by_mod_n,
+                            share(last.moved_by_mod_n)
+                        ),
+                    ),
+                )
+            }
+            None => (
+                Metric::new("moved-ring", "Moved by the ring", f64::NAN, "–".to_string()),
+                Metric::new("moved-mod-n", "Mod-N would move", f64::NAN, "–".to_string()),
+            ),
+        };
+        let max_over_mean = self.load_max_over_mean();
+        let std_dev = self.load_std_dev();
+        Snapshot {
+            at_ms: self.now_ms,
+            metrics: vec![
+                moved_ring,
+                moved_mod_n,
+                Metric::count("nodes", "Nodes", self.nodes().len() as u64),
+                Metric::new(
+                    "max-over-mean",
+                    "Busiest node / mean",
+                    max_over_mean,
+                    format!("{max_over_mean:.2}"),
+                ),
+                Metric::new(
+                    "std-dev",
+                    "Load std dev (keys)",
+                    std_dev,
+                    format!("{std_dev:.1}"),
+                ),
+            ],
+            latency: None,
+            samples: Vec::new(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod client_server;
 pub mod consistent_hash;
 mod error;
+pub mod metrics;
 pub mod registry;
 pub mod rng;
 pub mod scenario;
@@ -49,4 +50,7 @@ pub trait Engine: Sized {
 
     /// Simulated time since the start, in milliseconds.
     fn now_ms(&self) -> f64;
+
+    /// Reports the engine's metrics now, for the metrics panel.
+    fn snapshot(&self) -> metrics::Snapshot;
 }

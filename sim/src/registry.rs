@@ -17,6 +17,8 @@ pub struct WidgetKind {
     pub defaults: fn() -> Value,
     /// Replays an encoded scenario into its event trace as JSON lines.
     pub replay: fn(&str) -> Result<Vec<String>, String>,
+    /// Replays an encoded scenario and returns the metrics at its end.
+    pub snapshot: fn(&str) -> Result<crate::metrics::Snapshot, String>,
 }
 
 /// Every widget, in the order the book introduces them.
@@ -42,6 +44,7 @@ const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKin
         check: check_params::<E>,
         defaults: default_config::<E>,
         replay: crate::scenario::replay_json_lines::<E>,
+        snapshot: crate::scenario::replay_snapshot::<E>,
     }
 }
 

@@ -219,3 +219,10 @@ fn shorten(text: &str) -> String {
         None => text.to_string(),
     }
 }
+
+/// Replays an encoded scenario and returns the engine's metrics at its end.
+pub fn replay_snapshot<E: Engine>(encoded: &str) -> Result<crate::metrics::Snapshot, String> {
+    let scenario = Scenario::<E::Config, E::Action>::decode(encoded)?;
+    let (engine, _) = replay::<E>(&scenario)?;
+    Ok(engine.snapshot())
+}

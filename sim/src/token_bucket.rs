@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{Metric, Sample, Snapshot};
 use crate::rng::SimRng;
 use crate::{ActionError, Config, ConfigError, Engine};
 
@@ -320,6 +321,40 @@ impl Engine for TokenBucket {
 
     fn now_ms(&self) -> f64 {
         self.now_ms
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let tokens = self.tokens();
+        Snapshot {
+            at_ms: self.now_ms,
+            metrics: vec![
+                Metric::new(
+                    "tokens",
+                    "Tokens",
+                    tokens,
+                    format!("{tokens:.2} / {}", self.config.capacity),
+                ),
+                Metric::count("accepted", "Accepted", self.accepted_total),
+                Metric::count("rejected", "Rejected", self.rejected_total),
+                Metric::new(
+                    "accepted-rate",
+                    "Accepted/s (last 1 s)",
+                    self.accepted_per_s(),
+                    format!("{:.1}", self.accepted_per_s()),
+                ),
+                Metric::new(
+                    "time",
+                    "Time",
+                    self.now_ms / 1000.0,
+                    format!("{:.1} s", self.now_ms / 1000.0),
+                ),
+            ],
+            latency: None,
+            samples: vec![Sample {
+                label: "accepted/s",
+                value: self.accepted_per_s(),
+            }],
+        }
     }
 }
 

@@ -307,3 +307,29 @@ test('a reader can type a new value while the widget plays', async () => {
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('the metrics panel shows the engine\'s own numbers', async () => {
+    const { page, problems, widget } = await openChapter('beginner/01-client-server.html');
+    for (let i = 0; i < 150; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await widget.locator('button.sdbe-share-button').click();
+    const link = await widget.locator('input.sdbe-share-link').inputValue();
+
+    const native = JSON.parse(execFileSync('cargo', ['xtask', 'replay', '--metrics', link], { encoding: 'utf8' }));
+    const shown = {};
+    for (const card of await widget.locator('.sdbe-metric').all()) {
+        shown[await card.getAttribute('data-metric')] = (await card.locator('.sdbe-metric-value').textContent()).trim();
+    }
+
+    for (const metric of native.metrics) {
+        assert.equal(shown[metric.key], metric.text, metric.key);
+    }
+    assert.ok(native.latency, 'three seconds of traffic give latency percentiles');
+    // The panel rounds to whole milliseconds.
+    assert.ok(Math.abs(Number.parseFloat(shown.p99) - native.latency.p99_ms) <= 0.5, `p99 ${shown.p99}`);
+    assert.ok(Math.abs(Number.parseFloat(shown.p50) - native.latency.p50_ms) <= 0.5, `p50 ${shown.p50}`);
+    assert.equal(await widget.locator('.sdbe-sparkline').count(), native.samples.length);
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -49,13 +49,3 @@ pub fn ErrorNote(props: &ErrorNoteProps) -> Html {
         None => html! {},
     }
 }
-
-/// One metric: a label over a value; `key` names it for tests and styles.
-pub fn metric(key: &'static str, label: &str, value: String) -> Html {
-    html! {
-        <div class="sdbe-metric" data-metric={key}>
-            <span class="sdbe-metric-label">{ label }</span>
-            <span class="sdbe-metric-value">{ value }</span>
-        </div>
-    }
-}

@@ -15,6 +15,7 @@ mod clock;
 mod controls;
 mod fields;
 mod frame;
+mod metrics;
 mod runner;
 mod shell;
 mod widgets;

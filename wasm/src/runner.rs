@@ -15,6 +15,10 @@ pub const SPEEDS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 10.0];
 const REAL_TIME: usize = 2;
 /// How many event lines the text log keeps.
 const LOG_LINES: usize = 8;
+/// Simulated time between two sparkline samples, in milliseconds.
+const SAMPLE_MS: f64 = 250.0;
+/// Sparkline samples kept per series: 30 simulated seconds.
+const HISTORY_LEN: usize = 120;
 /// Upper bound on engine steps per clock tick, so a tiny step cannot freeze the page.
 const MAX_STEPS_PER_TICK: usize = 2_000;
 
@@ -52,6 +56,10 @@ pub struct Runner<E: Engine> {
     pub notice: Option<String>,
     /// The latest share link, once the reader asked for one.
     pub share_url: Option<String>,
+    /// Recent values of each of the engine's samples, oldest first.
+    pub history: Vec<VecDeque<f64>>,
+    /// Simulated time of the next sparkline sample.
+    next_sample_ms: f64,
     /// Actions applied since the engine was built, for the share link.
     actions: Vec<TimedAction<E::Action>>,
     /// Simulated time owed to the engine from the clock, in milliseconds.
@@ -74,6 +82,8 @@ impl<E: Engine> Runner<E> {
             log: VecDeque::new(),
             notice: None,
             share_url: None,
+            history: Vec::new(),
+            next_sample_ms: 0.0,
             actions: Vec::new(),
             budget_ms: 0.0,
             placement,
@@ -132,6 +142,8 @@ impl<E: Engine> Runner<E> {
     fn reset(&mut self) {
         self.engine = E::new(self.config.clone(), self.seed);
         self.steps = 0;
+        self.history.clear();
+        self.next_sample_ms = 0.0;
         self.actions.clear();
         self.last_events.clear();
         self.log.clear();
@@ -148,7 +160,25 @@ impl<E: Engine> Runner<E> {
         self.log.push_back(line);
     }
 
+    /// Samples the engine's values for the sparklines when their time comes.
+    fn sample(&mut self) {
+        let Ok(engine) = &self.engine else { return };
+        if engine.now_ms() < self.next_sample_ms {
+            return;
+        }
+        self.next_sample_ms = engine.now_ms() + SAMPLE_MS;
+        let samples = engine.snapshot().samples;
+        self.history.resize_with(samples.len(), VecDeque::new);
+        for (series, sample) in self.history.iter_mut().zip(samples) {
+            if series.len() == HISTORY_LEN {
+                series.pop_front();
+            }
+            series.push_back(sample.value);
+        }
+    }
+
     fn record(&mut self, events: Vec<E::Event>) {
+        self.sample();
         for event in &events {
             if let Some(line) = (self.describe)(event) {
                 self.push_log(line);

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use crate::controls::Controls;
 use crate::frame::{ErrorNote, EventLog, keep_keys_in_widget};
+use crate::metrics::MetricsPanel;
 use crate::runner::{Command, RunnerHandle};
 
 /// The widget-specific parts that [`shell`] arranges.
@@ -18,8 +19,6 @@ pub struct Parts {
     pub actions: Html,
     /// The drawing of the engine's state.
     pub scene: Html,
-    /// The metrics panel.
-    pub metrics: Html,
 }
 
 /// Arranges a widget's parts in the shared frame.
@@ -43,10 +42,19 @@ pub fn shell<E: Engine + 'static>(runner: &RunnerHandle<E>, parts: Parts) -> Htm
             </label>
         }
     });
-    let (scene, metrics) = if runnable {
-        (parts.scene, parts.metrics)
-    } else {
-        (html! {}, html! {})
+    let (scene, metrics) = match &run.engine {
+        Ok(engine) => {
+            let history: Vec<Vec<f64>> = run
+                .history
+                .iter()
+                .map(|series| series.iter().copied().collect::<Vec<f64>>())
+                .collect();
+            (
+                parts.scene,
+                html! { <MetricsPanel snapshot={engine.snapshot()} history={history} /> },
+            )
+        }
+        Err(_) => (html! {}, html! {}),
     };
 
     html! {

@@ -18,7 +18,8 @@ commands:
   widgets    build only the widget bundle into src/widgets/
   test       run every test: Rust, listings, book build, browser, workflows
   listings   run every Go and Python listing and check its `=>` output claims
-  replay URL print the event trace of a widget's share link as JSON lines
+  replay URL print the event trace of a widget's share link as JSON lines;
+             with --metrics, print the metrics at the end of the run instead
   setup      install every tool the other commands need, then stop";
 
 fn main() -> ExitCode {
@@ -57,8 +58,13 @@ fn run(args: &[String]) -> Result<()> {
             listings::check_all()
         }
         "replay" => {
-            let link = args.get(1).context("usage: cargo xtask replay URL")?;
-            replay(link)
+            let metrics = args.iter().any(|arg| arg == "--metrics");
+            let link = args
+                .iter()
+                .skip(1)
+                .find(|arg| !arg.starts_with("--"))
+                .context("usage: cargo xtask replay [--metrics] URL")?;
+            replay(link, metrics)
         }
         "setup" => {
             tools::book_tools()?;
@@ -74,7 +80,7 @@ fn run(args: &[String]) -> Result<()> {
 }
 
 /// Prints the event trace that a share link's run produces.
-fn replay(link: &str) -> Result<()> {
+fn replay(link: &str, metrics: bool) -> Result<()> {
     let link = sim::scenario::ShareLink::parse(link)
         .map_err(anyhow::Error::msg)?
         .context("the URL has no `#run=...` fragment; copy it with the widget's Share button")?;
@@ -85,6 +91,11 @@ fn replay(link: &str) -> Result<()> {
             sim::registry::names().join(", ")
         )
     })?;
+    if metrics {
+        let snapshot = (kind.snapshot)(&link.payload).map_err(anyhow::Error::msg)?;
+        println!("{}", serde_json::to_string(&snapshot)?);
+        return Ok(());
+    }
     let lines = (kind.replay)(&link.payload).map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     for line in lines {

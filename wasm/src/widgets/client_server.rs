@@ -9,7 +9,6 @@ use yew::prelude::*;
 
 use super::WidgetProps;
 use crate::fields::NumberField;
-use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
@@ -113,9 +112,9 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
                 max={60_000.0} step={1.0} on_change={configure(|c, v| c.think_ms = v)} />
         </>
     };
-    let (scene, metrics) = match &run.engine {
-        Ok(server) => (draw(server), metrics(server)),
-        Err(_) => (html! {}, html! {}),
+    let scene = match &run.engine {
+        Ok(server) => draw(server),
+        Err(_) => html! {},
     };
     drop(run);
 
@@ -126,27 +125,8 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
             params,
             actions: html! {},
             scene,
-            metrics,
         },
     )
-}
-
-fn metrics(server: &ClientServer) -> Html {
-    let ms = |value: Option<f64>| value.map_or_else(|| "–".to_string(), |v| format!("{v:.0} ms"));
-    let recent = server.recent_latency_percentiles();
-    html! {
-        <div class="sdbe-metrics">
-            { metric("throughput", "Requests/s of capacity",
-                format!("{:.1} of {:.0}", server.recent_throughput_per_s(), server.capacity_per_s())) }
-            { metric("mean-latency", "Mean latency", ms(server.recent_mean_latency_ms())) }
-            { metric("p50", "p50", ms(recent.map(|p| p.p50_ms))) }
-            { metric("p95", "p95", ms(recent.map(|p| p.p95_ms))) }
-            { metric("p99", "p99", ms(recent.map(|p| p.p99_ms))) }
-            { metric("queue", "Queue now", server.queue().len().to_string()) }
-            { metric("busy", "Busy workers", format!("{} of {}", server.busy_workers(), server.workers().len())) }
-            { metric("completed", "Completed", server.completed().to_string()) }
-        </div>
-    }
 }
 
 /// Draws clients on the left, the queue in the middle and workers on the right.

@@ -4,14 +4,13 @@
 use std::f64::consts::TAU;
 
 use sim::consistent_hash::{
-    Action, ConsistentHash, ConsistentHashConfig, Event as RingEvent, MAX_NODES, MoveKind,
+    Action, ConsistentHash, ConsistentHashConfig, Event as RingEvent, MAX_NODES,
 };
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::WidgetProps;
 use crate::fields::NumberField;
-use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
@@ -124,9 +123,9 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
                 disabled={live.len() <= 1}>{ "Remove node" }</button>
         </>
     };
-    let (scene, metrics) = match &run.engine {
-        Ok(ring) => (draw(ring, &run.last_events), metrics(ring)),
-        Err(_) => (html! {}, html! {}),
+    let scene = match &run.engine {
+        Ok(ring) => draw(ring, &run.last_events),
+        Err(_) => html! {},
     };
     drop(run);
 
@@ -137,44 +136,8 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
             params,
             actions,
             scene,
-            metrics,
         },
     )
-}
-
-fn metrics(ring: &ConsistentHash) -> Html {
-    let (ring_moved, mod_n_moved) = match ring.last_move() {
-        Some(last) => {
-            let verb = match last.kind {
-                MoveKind::Added => "added",
-                MoveKind::Removed => "removed",
-            };
-            let share = |moved: u32| 100.0 * f64::from(moved) / f64::from(last.keys.max(1));
-            (
-                format!(
-                    "{} ({:.0}%, node {} {verb})",
-                    last.moved_by_ring,
-                    share(last.moved_by_ring),
-                    last.node
-                ),
-                format!(
-                    "{} ({:.0}%)",
-                    last.moved_by_mod_n,
-                    share(last.moved_by_mod_n)
-                ),
-            )
-        }
-        None => ("–".to_string(), "–".to_string()),
-    };
-    html! {
-        <div class="sdbe-metrics">
-            { metric("moved-ring", "Moved by the ring", ring_moved) }
-            { metric("moved-mod-n", "Mod-N would move", mod_n_moved) }
-            { metric("nodes", "Nodes", ring.nodes().len().to_string()) }
-            { metric("max-over-mean", "Busiest node / mean", format!("{:.2}", ring.load_max_over_mean())) }
-            { metric("std-dev", "Load std dev (keys)", format!("{:.1}", ring.load_std_dev())) }
-        </div>
-    }
 }
 
 /// Draws the ring with vnodes and keys on the left and keys per node on the right.

@@ -7,7 +7,6 @@ use yew::prelude::*;
 
 use super::WidgetProps;
 use crate::fields::NumberField;
-use crate::frame::metric;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
@@ -91,9 +90,9 @@ pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
             </label>
         </>
     };
-    let (scene, metrics) = match &run.engine {
-        Ok(bucket) => (draw(bucket), metrics(bucket)),
-        Err(_) => (html! {}, html! {}),
+    let scene = match &run.engine {
+        Ok(bucket) => draw(bucket),
+        Err(_) => html! {},
     };
     drop(run);
 
@@ -104,21 +103,8 @@ pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
             params,
             actions,
             scene,
-            metrics,
         },
     )
-}
-
-fn metrics(bucket: &TokenBucket) -> Html {
-    html! {
-        <div class="sdbe-metrics">
-            { metric("tokens", "Tokens", format!("{:.2} / {}", bucket.tokens(), bucket.capacity())) }
-            { metric("accepted", "Accepted", bucket.accepted_total().to_string()) }
-            { metric("rejected", "Rejected", bucket.rejected_total().to_string()) }
-            { metric("accepted-rate", "Accepted/s (last 1 s)", format!("{:.1}", bucket.accepted_per_s())) }
-            { metric("time", "Time", format!("{:.1} s", bucket.now_ms() / 1000.0)) }
-        </div>
-    }
 }
 
 /// Draws the bucket on the left and the last ten seconds of decisions on the right.

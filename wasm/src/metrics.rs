@@ -1,0 +1,108 @@
+//! The metrics panel: counters and gauges, latency percentiles, and
+//! sparklines of the values the engine samples over time.
+
+use sim::metrics::Snapshot;
+use yew::prelude::*;
+
+/// Properties of [`MetricsPanel`].
+#[derive(Properties, PartialEq)]
+pub struct MetricsPanelProps {
+    /// The engine's metrics now.
+    pub snapshot: Snapshot,
+    /// Recent values of each of the snapshot's samples, oldest first.
+    pub history: Vec<Vec<f64>>,
+}
+
+/// Shows an engine's [`Snapshot`]; every number is the engine's own.
+#[component]
+pub fn MetricsPanel(props: &MetricsPanelProps) -> Html {
+    let snapshot = &props.snapshot;
+    let cards = snapshot
+        .metrics
+        .iter()
+        .map(|metric| card(metric.key, metric.label, &metric.text));
+    let latency = snapshot.latency.map(|p| {
+        html! {
+            <>
+                { card("p50", "p50", &format!("{:.0} ms", p.p50_ms)) }
+                { card("p95", "p95", &format!("{:.0} ms", p.p95_ms)) }
+                { card("p99", "p99", &format!("{:.0} ms", p.p99_ms)) }
+            </>
+        }
+    });
+    let sparklines = snapshot
+        .samples
+        .iter()
+        .zip(&props.history)
+        .map(|(sample, values)| {
+            html! { <Sparkline label={sample.label} values={values.clone()} /> }
+        });
+    html! {
+        <div class="sdbe-metrics-panel">
+            <div class="sdbe-metrics">
+                { for cards }
+                { for latency }
+            </div>
+            <div class="sdbe-sparklines">{ for sparklines }</div>
+        </div>
+    }
+}
+
+fn card(key: &'static str, label: &str, text: &str) -> Html {
+    html! {
+        <div class="sdbe-metric" data-metric={key}>
+            <span class="sdbe-metric-label">{ label }</span>
+            <span class="sdbe-metric-value">{ text }</span>
+        </div>
+    }
+}
+
+/// Properties of [`Sparkline`].
+#[derive(Properties, PartialEq)]
+pub struct SparklineProps {
+    /// What the values measure, with the unit.
+    pub label: AttrValue,
+    /// Values oldest first.
+    pub values: Vec<f64>,
+}
+
+/// A small line chart of recent values, scaled from zero to the largest.
+#[component]
+pub fn Sparkline(props: &SparklineProps) -> Html {
+    const WIDTH: f64 = 160.0;
+    const HEIGHT: f64 = 32.0;
+    let finite: Vec<f64> = props
+        .values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let top = finite
+        .iter()
+        .copied()
+        .fold(0.0_f64, f64::max)
+        .max(f64::EPSILON);
+    let last = finite.last().copied().unwrap_or(0.0);
+    let step = WIDTH / (finite.len().max(2) - 1) as f64;
+    let points: Vec<String> = finite
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                HEIGHT - HEIGHT * (v / top).clamp(0.0, 1.0)
+            )
+        })
+        .collect();
+    html! {
+        <figure class="sdbe-sparkline">
+            <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} preserveAspectRatio="none"
+                role="img" aria-label={format!("{} over time, now {last:.1}, peak {top:.1}", props.label)}>
+                <polyline class="sdbe-trace" stroke-width="1.5" points={points.join(" ")}
+                    vector-effect="non-scaling-stroke" />
+            </svg>
+            <figcaption>{ format!("{}: {last:.1} (peak {top:.1})", props.label) }</figcaption>
+        </figure>
+    }
+}
