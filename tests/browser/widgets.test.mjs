@@ -333,3 +333,43 @@ test('the metrics panel shows the engine\'s own numbers', async () => {
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('with reduced motion, playing advances in whole steps', async () => {
+    const { page, problems } = await openPage(browser);
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    await page.goto(server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
+    const widget = page.locator('.sdbe-widget').first();
+    await widget.scrollIntoViewIfNeeded();
+    await waitForWidgets(page);
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(2_600);
+    await play.click();
+    const time = await metricText(widget, 'time');
+
+    assert.match(time, /^[23]\.0 s$/, 'one-second steps at 1× speed');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('a widget pauses while it is off screen', async () => {
+    const { page, problems, widget } = await openChapter('beginner/20-token-bucket.html');
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    await play.click();
+    await page.waitForTimeout(500);
+
+    await page.locator('h2:has-text("Why it matters")').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+    const leaving = await metricText(widget, 'time');
+    await page.waitForTimeout(1_500);
+    const away = await metricText(widget, 'time');
+    await widget.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(1_000);
+    const back = await metricText(widget, 'time');
+
+    assert.equal(away, leaving, 'no progress off screen');
+    assert.ok(Number.parseFloat(back) > Number.parseFloat(away), `resumes: ${away} -> ${back}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -58,3 +58,63 @@ impl Drop for Clock {
         self.frame.borrow_mut().take();
     }
 }
+
+/// A clock that ticks once per `interval_ms`, for readers who ask for
+/// reduced motion: the widget changes in visible steps instead of animating.
+pub struct SteppingClock {
+    _interval: gloo_timers::callback::Interval,
+}
+
+impl SteppingClock {
+    /// Calls `on_tick` with `interval_ms` every `interval_ms` milliseconds.
+    pub fn start(interval_ms: u32, mut on_tick: impl FnMut(f64) + 'static) -> Self {
+        let interval = gloo_timers::callback::Interval::new(interval_ms, move || {
+            on_tick(f64::from(interval_ms));
+        });
+        Self {
+            _interval: interval,
+        }
+    }
+}
+
+/// Whether the reader's system asks for reduced motion.
+pub fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|window| {
+            window
+                .match_media("(prefers-reduced-motion: reduce)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|query| query.matches())
+}
+
+/// A running clock of either kind; dropping it stops the ticks.
+pub enum AnyClock {
+    /// One tick per animation frame.
+    Frames {
+        /// Held only to be dropped.
+        _clock: Clock,
+    },
+    /// One tick per second, for reduced motion.
+    Steps {
+        /// Held only to be dropped.
+        _clock: SteppingClock,
+    },
+}
+
+/// Simulated time per step when motion is reduced: one visible change a second.
+const STEPPING_MS: u32 = 1000;
+
+/// Starts the clock the reader's motion preference calls for.
+pub fn start(on_tick: impl FnMut(f64) + 'static) -> AnyClock {
+    if prefers_reduced_motion() {
+        AnyClock::Steps {
+            _clock: SteppingClock::start(STEPPING_MS, on_tick),
+        }
+    } else {
+        AnyClock::Frames {
+            _clock: Clock::start(on_tick),
+        }
+    }
+}

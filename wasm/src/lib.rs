@@ -18,6 +18,7 @@ mod frame;
 mod metrics;
 mod runner;
 mod shell;
+mod visibility;
 mod widgets;
 
 use serde::de::DeserializeOwned;

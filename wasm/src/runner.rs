@@ -44,6 +44,8 @@ pub struct Runner<E: Engine> {
     pub seed: u64,
     /// Whether the clock is advancing the engine.
     pub playing: bool,
+    /// Whether the widget is at least partly on screen; off screen it pauses.
+    pub on_screen: bool,
     /// Index into [`SPEEDS`].
     pub speed: usize,
     /// Steps run since the engine was built.
@@ -76,6 +78,7 @@ impl<E: Engine> Runner<E> {
             config,
             seed,
             playing: false,
+            on_screen: true,
             speed: REAL_TIME,
             steps: 0,
             last_events: Vec::new(),
@@ -290,12 +293,16 @@ pub enum Command<E: Engine> {
     Act(E::Action),
     /// Build a share link and copy it to the clipboard.
     Share,
+    /// The widget scrolled on or off screen.
+    Visible(bool),
 }
 
 /// A handle to a widget's run; cloning it shares the same run.
 pub struct RunnerHandle<E: Engine> {
     inner: Rc<RefCell<Runner<E>>>,
     update: UseForceUpdateHandle,
+    /// The widget's outermost element, watched for leaving the screen.
+    pub root: NodeRef,
 }
 
 impl<E: Engine> Clone for RunnerHandle<E> {
@@ -303,6 +310,7 @@ impl<E: Engine> Clone for RunnerHandle<E> {
         Self {
             inner: Rc::clone(&self.inner),
             update: self.update.clone(),
+            root: self.root.clone(),
         }
     }
 }
@@ -325,11 +333,17 @@ impl<E: Engine + 'static> RunnerHandle<E> {
             let mut run = self.inner.borrow_mut();
             match command {
                 Command::Tick(real_ms) => {
-                    if !run.playing {
+                    // Animation pauses off screen and in hidden tabs; the run
+                    // stays in play mode and resumes when the reader returns.
+                    let hidden = web_sys::window()
+                        .and_then(|w| w.document())
+                        .is_some_and(|d| d.hidden());
+                    if !run.playing || !run.on_screen || hidden {
                         return;
                     }
                     run.tick(real_ms);
                 }
+                Command::Visible(on_screen) => run.on_screen = on_screen,
                 Command::Step => {
                     run.playing = false;
                     run.step_once();
@@ -403,14 +417,28 @@ where
         runner
     });
     let update = use_force_update();
-    let handle = RunnerHandle { inner, update };
+    let root = use_node_ref();
+    let handle = RunnerHandle {
+        inner,
+        update,
+        root,
+    };
+    {
+        let handle = handle.clone();
+        use_effect_with((), move |()| {
+            let root = handle.root.clone();
+            let observer = crate::visibility::watch(&root, move |on_screen| {
+                handle.send(Command::Visible(on_screen));
+            });
+            move || drop(observer)
+        });
+    }
     let playing = handle.get().playing;
     {
         let handle = handle.clone();
         use_effect_with(playing, move |playing| {
-            let clock = playing.then(|| {
-                crate::clock::Clock::start(move |real_ms| handle.send(Command::Tick(real_ms)))
-            });
+            let clock = playing
+                .then(|| crate::clock::start(move |real_ms| handle.send(Command::Tick(real_ms))));
             move || drop(clock)
         });
     }

@@ -58,7 +58,7 @@ pub fn shell<E: Engine + 'static>(runner: &RunnerHandle<E>, parts: Parts) -> Htm
     };
 
     html! {
-        <div class="sdbe-widget-body" onkeydown={keep_keys_in_widget()}>
+        <div class="sdbe-widget-body" ref={runner.root.clone()} onkeydown={keep_keys_in_widget()}>
             <p class="sdbe-widget-title">{ parts.title }</p>
             <Controls
                 playing={run.playing}
