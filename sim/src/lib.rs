@@ -9,6 +9,7 @@
 pub mod client_server;
 pub mod consistent_hash;
 mod error;
+pub mod faults;
 pub mod metrics;
 pub mod registry;
 pub mod rng;

@@ -19,18 +19,28 @@ pub fn keep_keys_in_widget() -> Callback<KeyboardEvent> {
 pub struct EventLogProps {
     /// Recent events, newest last.
     pub lines: Vec<String>,
+    /// Whether the run is playing; the live region then stays quiet.
+    pub playing: bool,
 }
 
-/// Recent events as text, announced politely to screen readers.
+/// Recent events as text, and a live region that screen readers announce.
+///
+/// While the run plays, events arrive faster than anyone can listen, so the
+/// live region announces the newest event only when the reader steps, acts
+/// or pauses.
 #[component]
 pub fn EventLog(props: &EventLogProps) -> Html {
+    let announcement = if props.playing { String::new() } else { props.lines.last().cloned().unwrap_or_default() };
     html! {
-        <details class="sdbe-log">
-            <summary>{ "Event log" }</summary>
-            <ol aria-live="polite" aria-label="Recent events">
-                { for props.lines.iter().map(|line| html! { <li>{ line }</li> }) }
-            </ol>
-        </details>
+        <>
+            <p class="sdbe-sr-only" aria-live="polite" aria-atomic="true">{ announcement }</p>
+            <details class="sdbe-log">
+                <summary>{ "Event log" }</summary>
+                <ol aria-label="Recent events">
+                    { for props.lines.iter().map(|line| html! { <li>{ line }</li> }) }
+                </ol>
+            </details>
+        </>
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod clock;
 mod controls;
+mod faults;
 mod fields;
 mod frame;
 mod metrics;

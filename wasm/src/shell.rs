@@ -79,7 +79,7 @@ pub fn shell<E: Engine + 'static>(runner: &RunnerHandle<E>, parts: Parts) -> Htm
             <div class="sdbe-actions">{ parts.actions }</div>
             { scene }
             { metrics }
-            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} />
+            <EventLog lines={run.log.iter().cloned().collect::<Vec<_>>()} playing={run.playing} />
         </div>
     }
 }

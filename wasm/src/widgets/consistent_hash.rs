@@ -169,9 +169,14 @@ fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
         // Walk clockwise from the key to its vnode, wrapping past position 0.
         let sweep = if to >= from { to - from } else { to + 1.0 - from };
         let large = if sweep > 0.5 { 1 } else { 0 };
+        let (kx, ky) = point(from, KEY_R);
         html! {
+            <>
+            <circle class="sdbe-lookup-key" cx={format!("{kx:.1}")} cy={format!("{ky:.1}")} r="5.5"
+                fill={node_colour(node)} />
             <path class="sdbe-lookup" d={format!("M {x1:.1} {y1:.1} A {KEY_R} {KEY_R} 0 {large} 1 {x2:.1} {y2:.1}")}
                 fill="none" stroke={node_colour(node)} stroke-width="2.5" stroke-dasharray="4 3" />
+            </>
         }
     });
     let loads = ring.node_loads();
