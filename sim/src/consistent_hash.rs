@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::faults::{Fault, FaultKind, Faults, NodeStatus};
 use crate::metrics::{Metric, Snapshot};
 use crate::rng::SimRng;
 use crate::{ActionError, Config, ConfigError, Engine};
@@ -66,6 +67,8 @@ pub enum Action {
         /// Id of the node to remove.
         node: u32,
     },
+    /// Crashes or restarts a node; see [`ConsistentHash`]'s [`Faults`] impl.
+    Fault(Fault),
 }
 
 /// An engine event: a membership change or a routed request.
@@ -121,6 +124,10 @@ pub enum MoveKind {
     Added,
     /// A node left.
     Removed,
+    /// A node crashed; clients route its keys to the next node clockwise.
+    Crashed,
+    /// A crashed node came back at its old ring positions.
+    Restarted,
 }
 
 /// Key movement caused by the last membership change.
@@ -205,6 +212,8 @@ pub struct ConsistentHash {
     ring: Vec<Vnode>,
     keys: Vec<Key>,
     last_move: Option<MoveStats>,
+    /// Crashed node ids, ascending; a restart puts them back at the same positions.
+    crashed: Vec<u32>,
 }
 
 impl ConsistentHash {
@@ -388,6 +397,97 @@ impl ConsistentHash {
     }
 }
 
+impl ConsistentHash {
+    fn inject(&mut self, fault: &Fault) -> Result<Event, ActionError> {
+        Self::check_fault(fault)?;
+        match fault {
+            Fault::Crash { node } => self.crash(*node),
+            Fault::Restart { node } => self.restart(*node),
+            // `check_fault` lets through only crash and restart.
+            _ => Err(ActionError(format!("unsupported fault {fault:?}"))),
+        }
+    }
+
+    /// Takes a node off the ring as a failure detector would: its keys fall
+    /// to the next node clockwise, exactly as if it had been removed.
+    fn crash(&mut self, node: u32) -> Result<Event, ActionError> {
+        let event = self
+            .remove_node(node)
+            .map_err(|err| ActionError(err.0.replace("cannot remove node", "cannot crash node")))?;
+        if let Err(slot) = self.crashed.binary_search(&node) {
+            self.crashed.insert(slot, node);
+        }
+        if let Some(last) = &mut self.last_move {
+            last.kind = MoveKind::Crashed;
+        }
+        Ok(event)
+    }
+
+    /// Puts a crashed node back at its old positions, so exactly the keys it
+    /// lost come back to it.
+    fn restart(&mut self, node: u32) -> Result<Event, ActionError> {
+        let Ok(slot) = self.crashed.binary_search(&node) else {
+            return Err(ActionError(format!(
+                "cannot restart node {node}: it has not crashed. Crashed nodes are {:?}.",
+                self.crashed
+            )));
+        };
+        if self.nodes.len() >= MAX_NODES {
+            return Err(ActionError(format!(
+                "cannot restart node {node}: the ring already has the maximum of {MAX_NODES} \
+                 nodes. Remove a node first."
+            )));
+        }
+        self.crashed.remove(slot);
+        let restored: Vec<Vnode> = self.vnodes_of(node).collect();
+        self.ring.extend(restored);
+        sort_ring(&mut self.ring);
+        if let Err(at) = self.nodes.binary_search(&node) {
+            self.nodes.insert(at, node);
+        }
+        let stats = self.record_move(MoveKind::Restarted, node);
+        Ok(Event::NodeAdded {
+            node,
+            moved_by_ring: stats.moved_by_ring,
+            moved_by_mod_n: stats.moved_by_mod_n,
+            keys: stats.keys,
+            at_ms: stats.at_ms,
+        })
+    }
+
+    /// Crashed node ids, ascending.
+    pub fn crashed(&self) -> &[u32] {
+        &self.crashed
+    }
+}
+
+impl Faults for ConsistentHash {
+    const KINDS: &'static [FaultKind] = &[FaultKind::CrashRestart];
+
+    fn fault_action(fault: Fault) -> Action {
+        Action::Fault(fault)
+    }
+
+    fn node_statuses(&self) -> Vec<NodeStatus> {
+        let mut statuses: Vec<NodeStatus> = self
+            .nodes
+            .iter()
+            .map(|&id| NodeStatus {
+                id,
+                label: format!("node {id}"),
+                up: true,
+            })
+            .chain(self.crashed.iter().map(|&id| NodeStatus {
+                id,
+                label: format!("node {id}"),
+                up: false,
+            }))
+            .collect();
+        statuses.sort_by_key(|status| status.id);
+        statuses
+    }
+}
+
 impl Engine for ConsistentHash {
     type Config = ConsistentHashConfig;
     type Action = Action;
@@ -405,6 +505,7 @@ impl Engine for ConsistentHash {
             rng: SimRng::new(seed),
             now_ms: 0.0,
             last_move: None,
+            crashed: Vec::new(),
         };
 
         let ring: Vec<Vnode> = engine
@@ -454,6 +555,7 @@ impl Engine for ConsistentHash {
         let event = match action {
             Action::AddNode => self.add_node()?,
             Action::RemoveNode { node } => self.remove_node(*node)?,
+            Action::Fault(fault) => self.inject(fault)?,
         };
         Ok(vec![event])
     }
@@ -469,6 +571,8 @@ impl Engine for ConsistentHash {
                 let verb = match last.kind {
                     MoveKind::Added => "added",
                     MoveKind::Removed => "removed",
+                    MoveKind::Crashed => "crashed",
+                    MoveKind::Restarted => "restarted",
                 };
                 (
                     Metric::new(

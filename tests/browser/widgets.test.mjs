@@ -373,3 +373,23 @@ test('a widget pauses while it is off screen', async () => {
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('crashing a ring node and restarting it restores every key', async () => {
+    const { page, problems, widget } = await openChapter('beginner/27-consistent-hashing.html');
+    const spread = await metricText(widget, 'std-dev');
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
+
+    await widget.locator('button.sdbe-crash').click();
+    const crashed = await metricText(widget, 'moved-ring');
+    const nodesWhileDown = await metricText(widget, 'nodes');
+    await widget.locator('button.sdbe-restart').click();
+    const restarted = await metricText(widget, 'moved-ring');
+
+    assert.match(crashed, /node 1 crashed/);
+    assert.equal(nodesWhileDown, '3');
+    assert.match(restarted, /node 1 restarted/);
+    assert.equal(Number.parseInt(restarted, 10), Number.parseInt(crashed, 10), 'the same keys come back');
+    assert.equal(await metricText(widget, 'std-dev'), spread, 'the load is as before');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -30,7 +30,11 @@ pub struct EventLogProps {
 /// or pauses.
 #[component]
 pub fn EventLog(props: &EventLogProps) -> Html {
-    let announcement = if props.playing { String::new() } else { props.lines.last().cloned().unwrap_or_default() };
+    let announcement = if props.playing {
+        String::new()
+    } else {
+        props.lines.last().cloned().unwrap_or_default()
+    };
     html! {
         <>
             <p class="sdbe-sr-only" aria-live="polite" aria-atomic="true">{ announcement }</p>

@@ -1,5 +1,6 @@
 //! `cargo xtask`: installs the tools, builds, serves and tests the book.
 
+mod bench;
 mod book;
 mod listings;
 mod tools;
@@ -20,7 +21,8 @@ commands:
   listings   run every Go and Python listing and check its `=>` output claims
   replay URL print the event trace of a widget's share link as JSON lines;
              with --metrics, print the metrics at the end of the run instead
-  setup      install every tool the other commands need, then stop";
+  setup      install every tool the other commands need, then stop
+  bench      run the benchmarks, write BENCHMARKS.md (--quick: 30 s memory runs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +68,7 @@ fn run(args: &[String]) -> Result<()> {
                 .context("usage: cargo xtask replay [--metrics] URL")?;
             replay(link, metrics)
         }
+        "bench" => bench::bench(args.iter().any(|arg| arg == "--quick")),
         "setup" => {
             tools::book_tools()?;
             tools::listing_tools()?;

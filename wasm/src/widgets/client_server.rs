@@ -185,8 +185,16 @@ fn draw(server: &ClientServer) -> Html {
         }
     });
 
+    // The legend sits under the taller of the clients and the workers, and
+    // never above the queue's label.
+    let clients_bottom = 30.0 + cell * rows as f64;
+    let workers_bottom = 30.0 + row_h * workers.len() as f64;
+    let legend_y = clients_bottom.max(workers_bottom).max(160.0) + 22.0;
+    let legend_dot = format!("{:.0}", legend_y - 5.0);
+    let legend_text = format!("{legend_y:.0}");
+
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 420 270" role="img"
+        <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + 14.0)} role="img"
             aria-label={format!("{} clients, {} requests queued, {} of {} workers busy",
                 clients.len(), queue.len(), server.busy_workers(), workers.len())}>
             <text x="8" y="18" font-size="14">{ "clients" }</text>
@@ -197,12 +205,12 @@ fn draw(server: &ClientServer) -> Html {
             { for queued }
             <text x="200" y="154" text-anchor="middle" font-size="14">{ queue_label }</text>
             { for worker_rows }
-            <circle class="sdbe-idle" cx="14" cy="252" r="6" />
-            <text x="25" y="257" font-size="13">{ "thinking" }</text>
-            <circle class="sdbe-waiting" cx="100" cy="252" r="6" />
-            <text x="111" y="257" font-size="13">{ "queued" }</text>
-            <circle class="sdbe-busy" cx="176" cy="252" r="6" />
-            <text x="187" y="257" font-size="13">{ "in service" }</text>
+            <circle class="sdbe-idle" cx="14" cy={legend_dot.clone()} r="6" />
+            <text x="25" y={legend_text.clone()} font-size="13">{ "thinking" }</text>
+            <circle class="sdbe-waiting" cx="100" cy={legend_dot.clone()} r="6" />
+            <text x="111" y={legend_text.clone()} font-size="13">{ "queued" }</text>
+            <circle class="sdbe-busy" cx="176" cy={legend_dot.clone()} r="6" />
+            <text x="187" y={legend_text.clone()} font-size="13">{ "in service" }</text>
         </svg>
     }
 }

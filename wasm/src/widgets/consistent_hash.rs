@@ -10,6 +10,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::WidgetProps;
+use crate::faults::fault_controls;
 use crate::fields::NumberField;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
@@ -65,6 +66,7 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
         describe,
     );
     let selected = use_state(|| None::<u32>);
+    let fault_target = use_state(|| None::<u32>);
     let run = runner.get();
 
     let configure = |edit: fn(&mut ConsistentHashConfig, f64)| {
@@ -105,6 +107,7 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
                 max={10_000.0} step={1.0} on_change={configure(|c, v| c.keys = v as u32)} />
         </>
     };
+    let faults = fault_controls(&runner, &fault_target);
     let actions = html! {
         <>
             <button type="button" class="sdbe-primary sdbe-add-node" onclick={on_add}
@@ -121,6 +124,7 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
             </label>
             <button type="button" class="sdbe-remove-node" onclick={on_remove}
                 disabled={live.len() <= 1}>{ "Remove node" }</button>
+            { faults }
         </>
     };
     let scene = match &run.engine {
