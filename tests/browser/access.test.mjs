@@ -1,22 +1,11 @@
 // Widgets can be used without a mouse or a screen: every control has an
 // accessible name and visible keyboard focus, events reach a live region,
 // and all five mdBook themes restyle the widgets without a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+import { openWidgetPage, useBook } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-    server = await serveBook();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.close();
-});
+const env = useBook();
 
 const pages = [
     'beginner/01-client-server.html',
@@ -24,13 +13,8 @@ const pages = [
     'beginner/27-consistent-hashing.html',
 ];
 
-async function openChapter(path) {
-    const { page, problems } = await openPage(browser);
-    await page.goto(server.base + path, { waitUntil: 'load' });
-    const widget = page.locator('.sdbe-widget').first();
-    await widget.scrollIntoViewIfNeeded();
-    await waitForWidgets(page);
-    return { page, problems, widget };
+function openChapter(path) {
+    return openWidgetPage(env, env.server.base + path);
 }
 
 test('every widget control has an accessible name', async () => {

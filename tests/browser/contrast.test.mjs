@@ -1,21 +1,10 @@
 // Text in the widgets meets WCAG 2.1 AA contrast (4.5:1, or 3:1 for large
 // text) in the light and navy themes, computed from the rendered colours.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+import { openPage, useBook, waitForWidgets } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-    server = await serveBook();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.close();
-});
+const env = useBook();
 
 const pages = [
     'beginner/01-client-server.html',
@@ -86,9 +75,9 @@ function lowContrastText() {
 for (const theme of ['light', 'navy']) {
     test(`widget text meets WCAG AA contrast in the ${theme} theme`, async () => {
         for (const path of pages) {
-            const { page, problems } = await openPage(browser);
+            const { page, problems } = await openPage(env.browser);
             await page.addInitScript((chosen) => localStorage.setItem('mdbook-theme', chosen), theme);
-            await page.goto(server.base + path, { waitUntil: 'load' });
+            await page.goto(env.server.base + path, { waitUntil: 'load' });
             await page.locator('.sdbe-widget').first().scrollIntoViewIfNeeded();
             await waitForWidgets(page);
             // Show the transient parts too: a notice, an error, the log, a share link.

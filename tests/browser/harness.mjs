@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const bookDir = resolve(new URL('../../book', import.meta.url).pathname);
@@ -109,4 +110,29 @@ export async function waitForWidgets(page, timeout = 20_000) {
         null,
         { timeout },
     );
+}
+
+/// Starts the book's server and a browser before a test file's tests, and
+/// stops both after them. The returned object gets `server` and `browser`.
+export function useBook() {
+    const env = { server: null, browser: null };
+    before(async () => {
+        env.server = await serveBook();
+        env.browser = await launchBrowser();
+    });
+    after(async () => {
+        await env.browser?.close();
+        await env.server?.close();
+    });
+    return env;
+}
+
+/// Opens a URL, such as a chapter or a share link, and waits for its first widget.
+export async function openWidgetPage(env, url) {
+    const { page, problems } = await openPage(env.browser);
+    await page.goto(url, { waitUntil: 'load' });
+    const widget = page.locator('.sdbe-widget').first();
+    await widget.scrollIntoViewIfNeeded();
+    await waitForWidgets(page);
+    return { page, problems, widget };
 }

@@ -1,23 +1,12 @@
 // Every page of the built book loads cleanly, mounts its widgets, draws its
 // diagrams, and loads the widget bundle only when it has a widget.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { bookDir, serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+import { bookDir, openPage, useBook, waitForWidgets } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-    server = await serveBook();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.close();
-});
+const env = useBook();
 
 async function htmlPages(dir) {
     const pages = [];
@@ -36,14 +25,14 @@ test('every page loads without errors and mounts its widgets', async () => {
     const pages = await htmlPages(bookDir);
     assert.ok(pages.length >= 5, `expected the book's pages, found ${pages.length}`);
     for (const path of pages) {
-        const { page, problems } = await openPage(browser);
+        const { page, problems } = await openPage(env.browser);
         const bundleRequests = [];
         page.on('request', (request) => {
             if (request.url().includes('/widgets/sdbe_widgets')) {
                 bundleRequests.push(request.url());
             }
         });
-        await page.goto(server.base + path, { waitUntil: 'load' });
+        await page.goto(env.server.base + path, { waitUntil: 'load' });
         const placeholders = await page.locator('.sdbe-widget').count();
         if (placeholders > 0) {
             await page.locator('.sdbe-widget').first().scrollIntoViewIfNeeded();
@@ -69,12 +58,12 @@ test('every page loads without errors and mounts its widgets', async () => {
 });
 
 test('print page mounts every copy of every widget', async () => {
-    const { page, problems } = await openPage(browser);
+    const { page, problems } = await openPage(env.browser);
     // mdBook's print page calls window.print() after load; make it a no-op.
     await page.addInitScript(() => {
         window.print = () => {};
     });
-    await page.goto(server.base + 'print.html', { waitUntil: 'load' });
+    await page.goto(env.server.base + 'print.html', { waitUntil: 'load' });
     const placeholders = await page.locator('.sdbe-widget').count();
     assert.ok(placeholders >= 3, `expected the three model widgets, found ${placeholders}`);
     await waitForWidgets(page);

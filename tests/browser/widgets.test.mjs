@@ -1,41 +1,20 @@
 // The three model widgets respond to their controls, follow the page theme,
 // keep arrow keys from turning the page, and tabs remember the language.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
+import { openPage, openWidgetPage, useBook, waitForWidgets } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-    server = await serveBook();
-    browser = await launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await server?.close();
-});
+const env = useBook();
 
 /// Opens a chapter and waits for its first widget to mount.
-async function openChapter(path) {
-    const { page, problems } = await openPage(browser);
-    await page.goto(server.base + path, { waitUntil: 'load' });
-    const widget = page.locator('.sdbe-widget').first();
-    await widget.scrollIntoViewIfNeeded();
-    await waitForWidgets(page);
-    return { page, problems, widget };
+function openChapter(path) {
+    return openWidgetPage(env, env.server.base + path);
 }
 
 /// Opens a full URL, such as a share link, and waits for its first widget.
-async function openChapterAt(url) {
-    const { page, problems } = await openPage(browser);
-    await page.goto(url, { waitUntil: 'load' });
-    const widget = page.locator('.sdbe-widget').first();
-    await widget.scrollIntoViewIfNeeded();
-    await waitForWidgets(page);
-    return { page, problems, widget };
+function openChapterAt(url) {
+    return openWidgetPage(env, url);
 }
 
 async function metricText(widget, key) {
@@ -184,11 +163,11 @@ test('switching to the navy theme restyles the widgets', async () => {
 });
 
 test('the chosen listing language is remembered across pages', async () => {
-    const { page, problems } = await openPage(browser);
-    await page.goto(server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
+    const { page, problems } = await openPage(env.browser);
+    await page.goto(env.server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
 
     await page.locator('.sdbe-tab-bar button', { hasText: 'Python' }).first().click();
-    await page.goto(server.base + 'beginner/27-consistent-hashing.html', { waitUntil: 'load' });
+    await page.goto(env.server.base + 'beginner/27-consistent-hashing.html', { waitUntil: 'load' });
     const selected = await page.locator('.sdbe-tab-bar button[aria-selected="true"]').first().textContent();
     const goHidden = await page.locator('.sdbe-tab-panel[data-tab="Go"]').first().isHidden();
 
@@ -276,7 +255,7 @@ test('invalid share links fall back to the defaults with a note', async () => {
         ['100 KB', `run=token-bucket.0.${'A'.repeat(100 * 1024)}`],
     ];
     for (const [name, fragment] of cases) {
-        const { page, problems, widget } = await openChapterAt(`${server.base}beginner/20-token-bucket.html#${fragment}`);
+        const { page, problems, widget } = await openChapterAt(`${env.server.base}beginner/20-token-bucket.html#${fragment}`);
 
         const note = await widget.locator('.sdbe-notice').textContent();
 
@@ -335,9 +314,9 @@ test('the metrics panel shows the engine\'s own numbers', async () => {
 });
 
 test('with reduced motion, playing advances in whole steps', async () => {
-    const { page, problems } = await openPage(browser);
+    const { page, problems } = await openPage(env.browser);
     await page.emulateMedia({ reducedMotion: 'reduce' });
-    await page.goto(server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
+    await page.goto(env.server.base + 'beginner/20-token-bucket.html', { waitUntil: 'load' });
     const widget = page.locator('.sdbe-widget').first();
     await widget.scrollIntoViewIfNeeded();
     await waitForWidgets(page);
