@@ -7,6 +7,12 @@
 //! with mean `service_ms`. Once every worker is busy all the time, throughput stops at
 //! `workers / service_ms`, and each further client only lengthens the queue.
 //!
+//! Workers can crash and restart through the [`Faults`] interface. A crashed worker is down: it
+//! serves nothing and gets no requests until it restarts. The request it was serving is lost,
+//! and its client, seeing the connection reset, sends a new request at once. Crashing every
+//! worker is allowed, as it happens in real pools: requests then wait in the queue until a
+//! worker restarts or [`Action::SetWorkers`] adds one.
+//!
 //! Within each step of [`STEP_MS`] the engine processes the due events in time order. Ties go to
 //! completions before sends, then to the lower worker or client id. Random draws follow that
 //! order, so a trace depends on the step size only through the moments when actions apply.
@@ -16,6 +22,7 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::{Fault, FaultKind, Faults, NodeStatus};
 pub use crate::metrics::Percentiles;
 use crate::metrics::{LatencyHistogram, Metric, Sample, Snapshot};
 use crate::rng::SimRng;
@@ -83,12 +90,17 @@ pub enum Action {
         /// Clients from now on, 1 to 200.
         clients: u32,
     },
-    /// Changes the number of workers. New workers take queued requests at once. Removed workers
-    /// that are idle leave at once, and busy ones finish their request first and take no other.
+    /// Changes the number of workers, down ones included. New workers start up and take queued
+    /// requests at once, while down workers stay down. Removal takes down workers first, newest first,
+    /// then the newest up workers: idle ones leave at once, and busy ones finish their request
+    /// first and take no other.
     SetWorkers {
         /// Workers from now on, 1 to 64.
         workers: u32,
     },
+    /// Crashes or restarts the worker whose id is the fault's node id. See [`ClientServer`]'s
+    /// [`Faults`] implementation.
+    Fault(Fault),
 }
 
 /// What happened.
@@ -151,8 +163,25 @@ pub enum Event {
         /// The new worker.
         worker_id: u32,
     },
-    /// A removed worker left, at once or after finishing its request.
+    /// A removed worker left, at once or after finishing its request, or when it crashed.
     WorkerRemoved {
+        /// Simulated time in milliseconds.
+        at_ms: f64,
+        /// The worker.
+        worker_id: u32,
+    },
+    /// A worker crashed and is down until restarted. A lost request's client sends a new one at
+    /// once, which the [`Event::Sent`] that follows shows.
+    WorkerCrashed {
+        /// Simulated time in milliseconds.
+        at_ms: f64,
+        /// The worker.
+        worker_id: u32,
+        /// The request the worker was serving, now lost, or `None` if it was idle.
+        lost_request_id: Option<u64>,
+    },
+    /// A crashed worker restarted, idle, and took the head of the queue if there was one.
+    WorkerRestarted {
         /// Simulated time in milliseconds.
         at_ms: f64,
         /// The worker.
@@ -221,10 +250,12 @@ pub struct Serving {
 pub struct Worker {
     /// Worker id, never reused. [`ClientServer::workers`] lists workers in rising id order.
     pub id: u32,
-    /// The request in service, or `None` while the worker is idle.
+    /// The request in service, or `None` while the worker is idle or down.
     pub serving: Option<Serving>,
     /// Whether the worker was removed and leaves once it finishes its request.
     pub retiring: bool,
+    /// Whether the worker is running. A crashed worker is down until restarted.
+    pub up: bool,
 }
 
 /// Something that will happen at a known simulated time.
@@ -236,18 +267,23 @@ struct Scheduled {
 
 #[derive(Debug, Clone, Copy)]
 enum Due {
-    /// The worker finishes its request.
-    Completion { worker_id: u32 },
+    /// The worker finishes the request. It is skipped if the worker crashed in the meantime,
+    /// even if it restarted and took another request.
+    Completion { worker_id: u32, request_id: u64 },
     /// The client stops thinking and sends a request.
     Send { client_id: u32 },
 }
 
 impl Scheduled {
-    /// Orders by time, then completions before sends, then by id.
-    fn tie_break(&self) -> (u8, u32) {
+    /// Orders by time, then completions before sends, then by worker or client id, then by
+    /// request id.
+    fn tie_break(&self) -> (u8, u32, u64) {
         match self.due {
-            Due::Completion { worker_id } => (0, worker_id),
-            Due::Send { client_id } => (1, client_id),
+            Due::Completion {
+                worker_id,
+                request_id,
+            } => (0, worker_id, request_id),
+            Due::Send { client_id } => (1, client_id, 0),
         }
     }
 }
@@ -295,7 +331,8 @@ pub struct ClientServer {
     clients: Vec<Client>,
     workers: Vec<Worker>,
     queue: VecDeque<Request>,
-    /// Pending completions and sends. A send whose client has left is skipped when popped.
+    /// Pending completions and sends. A send whose client has left, and a completion whose worker
+    /// crashed, are skipped when popped.
     calendar: BinaryHeap<Reverse<Scheduled>>,
     next_request_id: u64,
     next_client_id: u32,
@@ -303,6 +340,8 @@ pub struct ClientServer {
     sent: u64,
     started: u64,
     completed: u64,
+    /// Requests lost when their worker crashed.
+    failed: u64,
     wait_sum_ms: f64,
     latency_sum_ms: f64,
     latencies: LatencyHistogram,
@@ -311,7 +350,7 @@ pub struct ClientServer {
     in_server_area: f64,
     /// Integral over time of busy workers, in worker-ms.
     busy_area: f64,
-    /// Integral over time of workers in the pool, in worker-ms.
+    /// Integral over time of up workers in the pool, in worker-ms.
     pool_area: f64,
 }
 
@@ -337,6 +376,7 @@ impl Engine for ClientServer {
             sent: 0,
             started: 0,
             completed: 0,
+            failed: 0,
             wait_sum_ms: 0.0,
             latency_sum_ms: 0.0,
             latencies: LatencyHistogram::new(),
@@ -365,8 +405,11 @@ impl Engine for ClientServer {
             self.calendar.pop();
             self.advance_clock(next.at_ms);
             match next.due {
-                Due::Completion { worker_id } => self.complete(worker_id, &mut events),
-                Due::Send { client_id } => self.send(client_id, &mut events),
+                Due::Completion {
+                    worker_id,
+                    request_id,
+                } => self.complete(worker_id, request_id, &mut events),
+                Due::Send { client_id } => self.send_due(client_id, &mut events),
             }
         }
         self.advance_clock(end_ms);
@@ -374,15 +417,16 @@ impl Engine for ClientServer {
     }
 
     fn apply(&mut self, action: &Action) -> Result<Vec<Event>, ActionError> {
-        match *action {
+        match action {
             Action::SetClients { clients } => {
-                check_clients(clients).map_err(|err| ActionError(err.to_string()))?;
-                Ok(self.set_clients(clients))
+                check_clients(*clients).map_err(|err| ActionError(err.to_string()))?;
+                Ok(self.set_clients(*clients))
             }
             Action::SetWorkers { workers } => {
-                check_workers(workers).map_err(|err| ActionError(err.to_string()))?;
-                Ok(self.set_workers(workers))
+                check_workers(*workers).map_err(|err| ActionError(err.to_string()))?;
+                Ok(self.set_workers(*workers))
             }
+            Action::Fault(fault) => self.inject(fault),
         }
     }
 
@@ -412,9 +456,10 @@ impl Engine for ClientServer {
                     "busy",
                     "Busy workers",
                     self.busy_workers() as f64,
-                    format!("{} of {}", self.busy_workers(), self.workers.len()),
+                    format!("{} of {} up", self.busy_workers(), self.up_workers()),
                 ),
                 Metric::count("completed", "Completed", self.completed),
+                Metric::count("failed", "Failed (crash)", self.failed),
             ],
             latency: recent,
             samples: vec![
@@ -448,7 +493,7 @@ impl ClientServer {
         &self.queue
     }
 
-    /// Returns every worker, retiring ones included, in rising id order.
+    /// Returns every worker, retiring and down ones included, in rising id order.
     pub fn workers(&self) -> &[Worker] {
         &self.workers
     }
@@ -468,7 +513,12 @@ impl ClientServer {
         self.completed
     }
 
-    /// Workers serving a request now.
+    /// Requests lost since the start because their worker crashed while serving them.
+    pub fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// Workers serving a request now, all of them up because a down worker serves nothing.
     pub fn busy_workers(&self) -> usize {
         self.workers
             .iter()
@@ -476,7 +526,12 @@ impl ClientServer {
             .count()
     }
 
-    /// Requests in the server now: queued plus in service. Always `sent - completed`.
+    /// Workers running now, retiring ones included.
+    pub fn up_workers(&self) -> usize {
+        self.workers.iter().filter(|worker| worker.up).count()
+    }
+
+    /// Requests in the server now: queued plus in service. Always `sent - completed - failed`.
     pub fn in_flight(&self) -> usize {
         self.queue.len() + self.busy_workers()
     }
@@ -486,9 +541,14 @@ impl ClientServer {
         per_second(self.completed, self.now_ms)
     }
 
-    /// Maximum completions per second the configured workers can sustain: `workers / service_ms`.
+    /// Maximum completions per second the workers that are up and not retiring can sustain:
+    /// `workers / service_ms`. It equals the configured capacity until a worker crashes.
     pub fn capacity_per_s(&self) -> f64 {
-        f64::from(self.config.workers) * 1000.0 / self.config.service_ms
+        let serving = self
+            .workers
+            .iter()
+            .filter(|worker| worker.up && !worker.retiring);
+        serving.count() as f64 * 1000.0 / self.config.service_ms
     }
 
     /// Time-average number of requests in the server since the start (Little's `L`).
@@ -496,7 +556,8 @@ impl ClientServer {
         ratio(self.in_server_area, self.now_ms)
     }
 
-    /// Fraction of worker time spent serving since the start, from 0 to 1.
+    /// Fraction of up-worker time spent serving since the start, from 0 to 1. Time a worker
+    /// spends down counts neither as busy nor as available.
     pub fn utilization(&self) -> f64 {
         ratio(self.busy_area, self.pool_area)
     }
@@ -556,15 +617,14 @@ impl ClientServer {
             let busy = self.busy_workers() as f64;
             self.in_server_area += (self.queue.len() as f64 + busy) * elapsed_ms;
             self.busy_area += busy * elapsed_ms;
-            self.pool_area += self.workers.len() as f64 * elapsed_ms;
+            self.pool_area += self.up_workers() as f64 * elapsed_ms;
             self.now_ms = at_ms;
         }
     }
 
-    /// Sends the client's next request to an idle worker or to the back of the queue.
-    fn send(&mut self, client_id: u32, events: &mut Vec<Event>) {
+    /// Sends the client's next request when its think time ends, unless the send was cancelled.
+    fn send_due(&mut self, client_id: u32, events: &mut Vec<Event>) {
         let now_ms = self.now_ms;
-        let request_id = self.next_request_id;
         let Some(client) = self.client_mut(client_id) else {
             // The client left while thinking, so this send was cancelled.
             return;
@@ -575,6 +635,15 @@ impl ClientServer {
         if until_ms != now_ms {
             return;
         }
+        self.send(client_id, events);
+    }
+
+    /// Sends a new request from the client to an idle worker or to the back of the queue.
+    fn send(&mut self, client_id: u32, events: &mut Vec<Event>) {
+        let request_id = self.next_request_id;
+        let Some(client) = self.client_mut(client_id) else {
+            return;
+        };
 
         client.state = ClientState::Queued { request_id };
         self.next_request_id += 1;
@@ -590,13 +659,9 @@ impl ClientServer {
             client_id,
         });
 
-        // A queue forms only while every active worker is busy, so an idle worker means the
+        // A queue forms only while every up, active worker is busy, so an idle worker means the
         // queue is empty and the request starts at once.
-        match self
-            .workers
-            .iter()
-            .position(|worker| !worker.retiring && worker.serving.is_none())
-        {
+        match self.workers.iter().position(Worker::takes_requests) {
             Some(index) => self.start(index, request, events),
             None => self.queue.push_back(request),
         }
@@ -629,7 +694,10 @@ impl ClientServer {
         self.wait_sum_ms += wait_ms;
         self.calendar.push(Reverse(Scheduled {
             at_ms: done_at_ms,
-            due: Due::Completion { worker_id },
+            due: Due::Completion {
+                worker_id,
+                request_id,
+            },
         }));
         events.push(Event::Started {
             at_ms: self.now_ms,
@@ -642,16 +710,22 @@ impl ClientServer {
 
     /// Finishes the worker's request, returns the client to thinking (or lets it leave), and
     /// gives the worker the head of the queue (or lets it leave).
-    fn complete(&mut self, worker_id: u32, events: &mut Vec<Event>) {
-        let Ok(index) = self
-            .workers
-            .binary_search_by_key(&worker_id, |worker| worker.id)
-        else {
+    fn complete(&mut self, worker_id: u32, request_id: u64, events: &mut Vec<Event>) {
+        let Some(index) = self.worker_index(worker_id) else {
             return;
         };
         let Some(worker) = self.workers.get_mut(index) else {
             return;
         };
+        // The worker crashed while serving this request, so the request is lost. A restarted
+        // worker may be serving another request by now, which this completion must not end.
+        let serves_it = worker
+            .serving
+            .as_ref()
+            .is_some_and(|serving| serving.request.id == request_id);
+        if !serves_it {
+            return;
+        }
         let Some(serving) = worker.serving.take() else {
             return;
         };
@@ -752,6 +826,13 @@ impl ClientServer {
         self.recent.iter().filter(move |slice| slice.index >= start)
     }
 
+    /// Returns the worker's position in `workers`, or `None` if there is no such worker.
+    fn worker_index(&self, worker_id: u32) -> Option<usize> {
+        self.workers
+            .binary_search_by_key(&worker_id, |worker| worker.id)
+            .ok()
+    }
+
     fn client_mut(&mut self, client_id: u32) -> Option<&mut Client> {
         let index = self
             .clients
@@ -780,6 +861,7 @@ impl ClientServer {
             id: worker_id,
             serving: None,
             retiring: false,
+            up: true,
         });
         worker_id
     }
@@ -867,7 +949,25 @@ impl ClientServer {
         } else {
             let mut excess = active - target;
 
-            // The newest workers go first. Idle ones go now, busy ones after their request.
+            // Down workers go first, newest first, because removing them costs no capacity and
+            // loses no request.
+            for index in (0..self.workers.len()).rev() {
+                if excess == 0 {
+                    break;
+                }
+                let down = self.workers.get(index).is_some_and(|worker| !worker.up);
+                if !down {
+                    continue;
+                }
+                excess -= 1;
+                let worker = self.workers.remove(index);
+                events.push(Event::WorkerRemoved {
+                    at_ms: self.now_ms,
+                    worker_id: worker.id,
+                });
+            }
+
+            // Then the newest up workers. Idle ones go now, busy ones after their request.
             for index in (0..self.workers.len()).rev() {
                 if excess == 0 {
                     break;
@@ -895,13 +995,10 @@ impl ClientServer {
         events
     }
 
-    /// Gives queued requests to idle active workers, lowest id first.
+    /// Gives queued requests to idle, up, active workers, lowest id first.
     fn drain_queue(&mut self, events: &mut Vec<Event>) {
         for index in 0..self.workers.len() {
-            let idle = self
-                .workers
-                .get(index)
-                .is_some_and(|worker| !worker.retiring && worker.serving.is_none());
+            let idle = self.workers.get(index).is_some_and(Worker::takes_requests);
             if !idle {
                 continue;
             }
@@ -910,6 +1007,137 @@ impl ClientServer {
             };
             self.start(index, request, events);
         }
+    }
+}
+
+/// Crashing and restarting workers.
+impl ClientServer {
+    fn inject(&mut self, fault: &Fault) -> Result<Vec<Event>, ActionError> {
+        Self::check_fault(fault)?;
+        match fault {
+            Fault::Crash { node } => self.crash(*node),
+            Fault::Restart { node } => self.restart(*node),
+            // `check_fault` lets through only crash and restart.
+            _ => Err(ActionError(format!("unsupported fault {fault:?}"))),
+        }
+    }
+
+    /// Takes the worker down. Its request, if any, is lost and the client sends a new one at
+    /// once. A retiring worker would have left after that request, so it leaves now.
+    fn crash(&mut self, worker_id: u32) -> Result<Vec<Event>, ActionError> {
+        let index = self.find_worker("crash", worker_id)?;
+        let Some(worker) = self.workers.get_mut(index) else {
+            return Err(self.unknown_worker("crash", worker_id));
+        };
+        if !worker.up {
+            return Err(ActionError(format!(
+                "cannot crash worker {worker_id}: it is already down. Restart it first."
+            )));
+        }
+        worker.up = false;
+        let lost = worker.serving.take().map(|serving| serving.request);
+        let retiring = worker.retiring;
+
+        let mut events = vec![Event::WorkerCrashed {
+            at_ms: self.now_ms,
+            worker_id,
+            lost_request_id: lost.as_ref().map(|request| request.id),
+        }];
+        if retiring {
+            self.workers.remove(index);
+            events.push(Event::WorkerRemoved {
+                at_ms: self.now_ms,
+                worker_id,
+            });
+        }
+        if let Some(request) = lost {
+            self.failed += 1;
+            self.reset_client(request.client_id, &mut events);
+        }
+        Ok(events)
+    }
+
+    /// Brings a down worker back, idle, and gives it the head of the queue.
+    fn restart(&mut self, worker_id: u32) -> Result<Vec<Event>, ActionError> {
+        let index = self.find_worker("restart", worker_id)?;
+        let Some(worker) = self.workers.get_mut(index) else {
+            return Err(self.unknown_worker("restart", worker_id));
+        };
+        if worker.up {
+            return Err(ActionError(format!(
+                "cannot restart worker {worker_id}: it is up. Crash it first."
+            )));
+        }
+        worker.up = true;
+
+        let mut events = vec![Event::WorkerRestarted {
+            at_ms: self.now_ms,
+            worker_id,
+        }];
+        if let Some(next) = self.queue.pop_front() {
+            self.start(index, next, &mut events);
+        }
+        Ok(events)
+    }
+
+    /// Handles a connection reset after a crash: a leaving client leaves, and any other sends a
+    /// new request at once, without thinking first.
+    fn reset_client(&mut self, client_id: u32, events: &mut Vec<Event>) {
+        let Ok(index) = self
+            .clients
+            .binary_search_by_key(&client_id, |client| client.id)
+        else {
+            return;
+        };
+        let leaving = self.clients.get(index).is_some_and(|client| client.leaving);
+        if leaving {
+            self.clients.remove(index);
+            events.push(Event::ClientLeft {
+                at_ms: self.now_ms,
+                client_id,
+            });
+        } else {
+            self.send(client_id, events);
+        }
+    }
+
+    fn find_worker(&self, verb: &str, worker_id: u32) -> Result<usize, ActionError> {
+        self.worker_index(worker_id)
+            .ok_or_else(|| self.unknown_worker(verb, worker_id))
+    }
+
+    fn unknown_worker(&self, verb: &str, worker_id: u32) -> ActionError {
+        let ids: Vec<u32> = self.workers.iter().map(|worker| worker.id).collect();
+        ActionError(format!(
+            "cannot {verb} worker {worker_id}: not found. Worker ids are {ids:?}."
+        ))
+    }
+}
+
+/// Workers are the nodes: a crash loses the request in service, and the client sends a new one.
+impl Faults for ClientServer {
+    const KINDS: &'static [FaultKind] = &[FaultKind::CrashRestart];
+
+    fn fault_action(fault: Fault) -> Action {
+        Action::Fault(fault)
+    }
+
+    fn node_statuses(&self) -> Vec<NodeStatus> {
+        self.workers
+            .iter()
+            .map(|worker| NodeStatus {
+                id: worker.id,
+                label: format!("worker {}", worker.id),
+                up: worker.up,
+            })
+            .collect()
+    }
+}
+
+impl Worker {
+    /// Whether the worker can take a request now: up, not retiring and idle.
+    fn takes_requests(&self) -> bool {
+        self.up && !self.retiring && self.serving.is_none()
     }
 }
 

@@ -372,3 +372,24 @@ test('crashing a ring node and restarting it restores every key', async () => {
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('crashing a worker loses its request and restarting restores capacity', async () => {
+    const { page, problems, widget } = await openChapter('beginner/01-client-server.html');
+    for (let i = 0; i < 30; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('0');
+
+    await widget.locator('button.sdbe-crash').click();
+    const whileDown = await metricText(widget, 'busy');
+    const scene = await widget.locator('svg.sdbe-scene').getAttribute('aria-label');
+    await widget.locator('button.sdbe-restart').click();
+    const afterRestart = await metricText(widget, 'busy');
+
+    assert.match(whileDown, /of 1 up$/);
+    assert.match(scene, /1 down/);
+    assert.match(afterRestart, /of 2 up$/);
+    assert.ok(Number.parseInt(await metricText(widget, 'failed'), 10) <= 1, 'at most the one request in service is lost');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

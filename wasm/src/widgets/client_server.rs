@@ -1,5 +1,5 @@
 //! Client-server widget: clients, the server's queue and its workers, with
-//! throughput and latency percentiles as clients are added.
+//! throughput and latency percentiles as clients are added and workers crash.
 
 use sim::Engine;
 use sim::client_server::{
@@ -8,6 +8,7 @@ use sim::client_server::{
 use yew::prelude::*;
 
 use super::WidgetProps;
+use crate::faults::fault_controls;
 use crate::fields::NumberField;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
@@ -53,6 +54,26 @@ fn describe(event: &ServerEvent) -> Option<String> {
             "{:.2} s: worker {worker_id} removed",
             seconds(*at_ms)
         )),
+        ServerEvent::WorkerCrashed {
+            at_ms,
+            worker_id,
+            lost_request_id: Some(request_id),
+        } => Some(format!(
+            "{:.2} s: worker {worker_id} crashed and lost request {request_id}, so its client sent a new one",
+            seconds(*at_ms)
+        )),
+        ServerEvent::WorkerCrashed {
+            at_ms,
+            worker_id,
+            lost_request_id: None,
+        } => Some(format!(
+            "{:.2} s: worker {worker_id} crashed while idle",
+            seconds(*at_ms)
+        )),
+        ServerEvent::WorkerRestarted { at_ms, worker_id } => Some(format!(
+            "{:.2} s: worker {worker_id} restarted",
+            seconds(*at_ms)
+        )),
         _ => None,
     }
 }
@@ -66,6 +87,7 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
         props.placement.clone(),
         describe,
     );
+    let fault_target = use_state(|| None::<u32>);
     let run = runner.get();
 
     // Clients and workers change the running system; the times restart it.
@@ -112,6 +134,7 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
                 max={60_000.0} step={1.0} on_change={configure(|c, v| c.think_ms = v)} />
         </>
     };
+    let actions = fault_controls(&runner, &fault_target);
     let scene = match &run.engine {
         Ok(server) => draw(server),
         Err(_) => html! {},
@@ -123,7 +146,7 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
         Parts {
             title: "Clients and a server with a worker pool",
             params,
-            actions: html! {},
+            actions,
             scene,
         },
     )
@@ -175,15 +198,25 @@ fn draw(server: &ClientServer) -> Html {
             let span = (serving.done_at_ms - serving.started_at_ms).max(f64::EPSILON);
             ((now - serving.started_at_ms) / span).clamp(0.0, 1.0)
         });
-        let height = format!("{:.1}", row_h * 0.75);
+        let height = row_h * 0.75;
+        if !worker.up {
+            return html! {
+                <g>
+                    <rect class="sdbe-box sdbe-down" x="290" y={format!("{y:.1}")} width="122"
+                        height={format!("{height:.1}")} rx="3" />
+                    { cross(290.0, y, 122.0, height) }
+                </g>
+            };
+        }
         html! {
             <g>
-                <rect class="sdbe-box" x="290" y={format!("{y:.1}")} width="122" height={height.clone()} rx="3" />
+                <rect class="sdbe-box" x="290" y={format!("{y:.1}")} width="122" height={format!("{height:.1}")} rx="3" />
                 <rect class="sdbe-busy" x="290" y={format!("{y:.1}")} width={format!("{:.1}", 122.0 * progress)}
-                    height={height} rx="3" />
+                    height={format!("{height:.1}")} rx="3" />
             </g>
         }
     });
+    let down = workers.iter().filter(|worker| !worker.up).count();
 
     // The legend sits under the taller of the clients and the workers, and
     // never above the queue's label.
@@ -195,8 +228,8 @@ fn draw(server: &ClientServer) -> Html {
 
     html! {
         <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + 14.0)} role="img"
-            aria-label={format!("{} clients, {} requests queued, {} of {} workers busy",
-                clients.len(), queue.len(), server.busy_workers(), workers.len())}>
+            aria-label={format!("{} clients, {} requests queued, {} of {} up workers busy, {down} down",
+                clients.len(), queue.len(), server.busy_workers(), server.up_workers())}>
             <text x="8" y="18" font-size="14">{ "clients" }</text>
             <text x="200" y="18" font-size="14" text-anchor="middle">{ "queue" }</text>
             <text x="290" y="18" font-size="14">{ "workers" }</text>
@@ -211,6 +244,33 @@ fn draw(server: &ClientServer) -> Html {
             <text x="111" y={legend_text.clone()} font-size="13">{ "queued" }</text>
             <circle class="sdbe-busy" cx="176" cy={legend_dot.clone()} r="6" />
             <text x="187" y={legend_text.clone()} font-size="13">{ "in service" }</text>
+            <rect class="sdbe-box sdbe-down" x="262" y={format!("{:.0}", legend_y - 11.0)} width="14"
+                height="12" rx="2" />
+            { cross(262.0, legend_y - 11.0, 14.0, 12.0) }
+            <text x="281" y={legend_text} font-size="13">{ "worker down" }</text>
         </svg>
+    }
+}
+
+/// Draws an X over a box as two filled bands, so the marker takes its colour
+/// from the `sdbe-rejected` fill like the other scene shapes.
+fn cross(x: f64, y: f64, width: f64, height: f64) -> Html {
+    let band = (width * 0.06).clamp(2.0, 4.0);
+    let (right, bottom) = (x + width, y + height);
+    let falling = format!(
+        "{x:.1},{y:.1} {:.1},{y:.1} {right:.1},{bottom:.1} {:.1},{bottom:.1}",
+        x + band,
+        right - band
+    );
+    let rising = format!(
+        "{:.1},{y:.1} {right:.1},{y:.1} {:.1},{bottom:.1} {x:.1},{bottom:.1}",
+        right - band,
+        x + band
+    );
+    html! {
+        <>
+            <polygon class="sdbe-rejected" points={falling} />
+            <polygon class="sdbe-rejected" points={rising} />
+        </>
     }
 }
