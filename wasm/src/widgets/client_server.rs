@@ -13,6 +13,8 @@ use crate::fields::NumberField;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
+/// Height of one row of the legend, in scene units.
+const LEGEND_ROW: f64 = 24.0;
 /// Queued requests drawn one by one; longer queues show a count.
 const QUEUE_SHOWN: usize = 12;
 
@@ -225,9 +227,12 @@ fn draw(server: &ClientServer) -> Html {
     let legend_y = clients_bottom.max(workers_bottom).max(160.0) + 22.0;
     let legend_dot = format!("{:.0}", legend_y - 5.0);
     let legend_text = format!("{legend_y:.0}");
+    // Two rows, so the legend still fits when narrow screens enlarge the text.
+    let second_dot = format!("{:.0}", legend_y + LEGEND_ROW - 5.0);
+    let second_text = format!("{:.0}", legend_y + LEGEND_ROW);
 
     html! {
-        <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + 14.0)} role="img"
+        <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + LEGEND_ROW + 14.0)} role="img"
             aria-label={format!("{} clients, {} requests queued, {} of {} up workers busy, {down} down",
                 clients.len(), queue.len(), server.busy_workers(), server.up_workers())}>
             <text x="8" y="18" font-size="14">{ "clients" }</text>
@@ -240,14 +245,14 @@ fn draw(server: &ClientServer) -> Html {
             { for worker_rows }
             <circle class="sdbe-idle" cx="14" cy={legend_dot.clone()} r="6" />
             <text x="25" y={legend_text.clone()} font-size="13">{ "thinking" }</text>
-            <circle class="sdbe-waiting" cx="100" cy={legend_dot.clone()} r="6" />
-            <text x="111" y={legend_text.clone()} font-size="13">{ "queued" }</text>
-            <circle class="sdbe-busy" cx="176" cy={legend_dot.clone()} r="6" />
-            <text x="187" y={legend_text.clone()} font-size="13">{ "in service" }</text>
-            <rect class="sdbe-box sdbe-down" x="262" y={format!("{:.0}", legend_y - 11.0)} width="14"
-                height="12" rx="2" />
-            { cross(262.0, legend_y - 11.0, 14.0, 12.0) }
-            <text x="281" y={legend_text} font-size="13">{ "worker down" }</text>
+            <circle class="sdbe-waiting" cx="150" cy={legend_dot.clone()} r="6" />
+            <text x="161" y={legend_text.clone()} font-size="13">{ "queued" }</text>
+            <circle class="sdbe-busy" cx="14" cy={second_dot.clone()} r="6" />
+            <text x="25" y={second_text.clone()} font-size="13">{ "in service" }</text>
+            <rect class="sdbe-box sdbe-down" x="143" y={format!("{:.0}", legend_y + LEGEND_ROW - 11.0)} width="14"
+                height="12" />
+            { cross(143.0, legend_y + LEGEND_ROW - 11.0, 14.0, 12.0) }
+            <text x="161" y={second_text} font-size="13">{ "worker down" }</text>
         </svg>
     }
 }
