@@ -68,7 +68,7 @@ pub struct DirectiveError {
     pub line: usize,
     /// Column of the directive's opening braces.
     pub column: usize,
-    /// What is wrong and how to fix it.
+    /// The problem and how to fix it.
     pub reason: String,
 }
 

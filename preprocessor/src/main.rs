@@ -9,7 +9,7 @@ use mdbook_sdbe::Sdbe;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // mdBook first asks `supports <renderer>`; every renderer gets the same HTML.
+    // mdBook first runs `supports <renderer>`, and every renderer gets the same HTML.
     if args.first().map(String::as_str) == Some("supports") {
         return ExitCode::SUCCESS;
     }

@@ -5,7 +5,7 @@
 
 use crate::DirectiveError;
 
-/// Where the scanner is inside a `{{#tabs}}` group.
+/// Position of the scanner relative to a `{{#tabs}}` group.
 #[derive(Debug, Default)]
 pub(crate) struct TabsState {
     /// Line of the open `{{#tabs}}`, if any.

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ActionError, Engine};
 
-/// Longest message delay a fault may add, in milliseconds.
+/// Maximum message delay a fault may add, in milliseconds.
 pub const MAX_DELAY_MS: f64 = 60_000.0;
 
 /// A fault the reader injects, or its repair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "fault", rename_all = "snake_case")]
 pub enum Fault {
-    /// Stops a node: it loses the work in hand and answers nothing until restarted.
+    /// Stops a node: it loses the work in hand and serves nothing until restarted.
     Crash {
         /// The node's id, as the engine numbers its nodes.
         node: u32,
@@ -71,7 +71,7 @@ impl Fault {
         }
     }
 
-    /// The kind of fault, to check it against what an engine supports.
+    /// Returns the fault's kind, to check it against what an engine supports.
     pub fn kind(&self) -> FaultKind {
         match self {
             Self::Crash { .. } | Self::Restart { .. } => FaultKind::CrashRestart,

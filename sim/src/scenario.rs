@@ -154,7 +154,7 @@ pub fn replay_json_lines<E: Engine>(encoded: &str) -> Result<Vec<String>, String
 pub struct ShareLink {
     /// The widget's directive name.
     pub widget: String,
-    /// Which of the page's widgets with that name, from 0.
+    /// Position among the page's widgets with that name, from 0.
     pub index: usize,
     /// The encoded scenario.
     pub payload: String,
@@ -168,7 +168,7 @@ impl ShareLink {
 
     /// Parses a fragment, with or without the leading `#`, or a whole URL.
     ///
-    /// Returns `Ok(None)` when the fragment holds no run at all, so a page
+    /// Returns `Ok(None)` when the fragment contains no run at all, so a page
     /// opened at a heading anchor is not an error.
     pub fn parse(text: &str) -> Result<Option<Self>, String> {
         let fragment = match text.split_once('#') {

@@ -25,7 +25,7 @@ const MAX_STEPS_PER_TICK: usize = 2_000;
 /// Turns an engine event into a log line, or `None` to leave it out of the log.
 pub type Describe<E> = fn(&<E as Engine>::Event) -> Option<String>;
 
-/// Where a widget sits on its page, for share links.
+/// The position of a widget on its page, for share links.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
     /// The directive name of the widget.
@@ -246,7 +246,7 @@ impl<E: Engine> Runner<E> {
         }
     }
 
-    /// The current run as a scenario that replays to the same state.
+    /// Returns the current run as a scenario that replays to the same state.
     fn scenario(&self) -> Scenario<E::Config, E::Action> {
         Scenario {
             seed: self.seed,
@@ -273,7 +273,7 @@ impl<E: Engine> Runner<E> {
     }
 }
 
-/// Something the reader or the clock asks of a run.
+/// A request from the reader or the clock to a run.
 pub enum Command<E: Engine> {
     /// Wall-clock milliseconds since the previous tick.
     Tick(f64),

@@ -19,7 +19,7 @@ use crate::tools::{cmd, run, step};
 
 /// Widest line a listing may have, so the page never scrolls sideways.
 const MAX_COLUMNS: usize = 80;
-/// Longest a listing may run before it counts as hung.
+/// Maximum time a listing may run before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Checks formatting, lints, widths and output claims of every listing.

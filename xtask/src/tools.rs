@@ -27,7 +27,7 @@ pub(crate) fn step(name: &str) {
     eprintln!("\n==> {name}");
 }
 
-/// Builds a command whose PATH also holds the project's own tool folders.
+/// Builds a command whose PATH also contains the project's own tool folders.
 pub(crate) fn cmd(program: &str) -> Command {
     let mut command = Command::new(program);
     command.env("PATH", tool_path());
