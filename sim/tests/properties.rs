@@ -3,7 +3,9 @@
 //! Each case draws a valid configuration from the full range that the engine's
 //! `Config::validate` accepts (the range ends included), an engine seed, and a
 //! list of operations that interleaves steps with reader actions, some of them
-//! invalid. After every step and every action the engine's invariants are
+//! invalid. For the engines with faults, the actions include crashes and
+//! restarts of up, down and unknown nodes, and fault kinds the engine does not
+//! support. After every step and every action the engine's invariants are
 //! checked against the engine's accessors and against a model rebuilt from the
 //! events. Separate properties feed invalid configurations to `Engine::new`.
 //!
@@ -25,6 +27,7 @@ use proptest::test_runner::{
 };
 use sim::client_server::{self, ClientServer, ClientServerConfig, ClientState};
 use sim::consistent_hash::{self, ConsistentHash, ConsistentHashConfig, MAX_NODES, MoveKind};
+use sim::faults::{Fault, Faults, MAX_DELAY_MS, NodeStatus};
 use sim::token_bucket::{self, MAX_BURST, TokenBucket, TokenBucketConfig};
 use sim::{Config, Engine};
 
@@ -242,6 +245,94 @@ fn first_set(mask: u8, names: &[&'static str]) -> &'static str {
         .enumerate()
         .find(|(bit, _)| mask & (1 << bit) != 0)
         .map_or("", |(_, name)| name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults, for the engines that support them
+// ---------------------------------------------------------------------------------------------
+
+/// The node a crash or restart names, picked against the state when the operation runs.
+#[derive(Debug, Clone)]
+enum Target {
+    /// The node that is up at this index among the up nodes, or a down one if none is up.
+    Up(Index),
+    /// The node that is down at this index among the down nodes, or an up one if none is down.
+    Down(Index),
+    /// This id: an up or down node, a removed one, or one never used.
+    Id(u32),
+}
+
+impl Target {
+    /// Returns the id this target names, given the up and down node ids.
+    fn resolve(&self, up: &[u32], down: &[u32]) -> u32 {
+        let pick = |index: &Index, first: &[u32], second: &[u32]| {
+            let from = if first.is_empty() { second } else { first };
+            from.get(index.index(from.len().max(1)))
+                .copied()
+                .unwrap_or(0)
+        };
+        match self {
+            Self::Up(index) => pick(index, up, down),
+            Self::Down(index) => pick(index, down, up),
+            Self::Id(id) => *id,
+        }
+    }
+}
+
+/// Draws crash targets: mostly up nodes, which a crash takes down, and sometimes down or
+/// unknown ones, which the engine must reject.
+fn crash_target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        4 => any::<Index>().prop_map(Target::Up),
+        1 => any::<Index>().prop_map(Target::Down),
+        1 => (0u32..64).prop_map(Target::Id),
+        1 => any::<u32>().prop_map(Target::Id),
+    ]
+}
+
+/// Draws restart targets: mostly down nodes, which a restart brings back, and sometimes up or
+/// unknown ones, which the engine must reject.
+fn restart_target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        4 => any::<Index>().prop_map(Target::Down),
+        1 => any::<Index>().prop_map(Target::Up),
+        1 => (0u32..64).prop_map(Target::Id),
+        1 => any::<u32>().prop_map(Target::Id),
+    ]
+}
+
+/// Draws a fault of a kind other than crash and restart, with valid or invalid values. Neither
+/// engine supports these, so each must be rejected.
+fn unsupported_fault() -> impl Strategy<Value = Fault> {
+    let groups = prop::collection::vec(prop::collection::vec(0u32..8, 0..3), 0..4);
+    let probability = prop_oneof![f64_in(0.0, 1.0), f64_outside(0.0, 1.0)];
+    let delay = prop_oneof![f64_in(0.0, MAX_DELAY_MS), f64_outside(0.0, MAX_DELAY_MS)];
+    prop_oneof![
+        Just(Fault::Heal),
+        groups.prop_map(|groups| Fault::Partition { groups }),
+        probability.prop_map(|probability| Fault::DropMessages { probability }),
+        delay.prop_map(|ms| Fault::DelayMessages { ms }),
+        any::<bool>().prop_map(|failing| Fault::FailDependency { failing }),
+    ]
+}
+
+/// Checks that the fault controls list exactly the `up` and `down` nodes, in rising id order.
+fn check_node_statuses(statuses: &[NodeStatus], up: &[u32], down: &[u32]) -> Result<(), String> {
+    let mut expected: Vec<(u32, bool)> = up
+        .iter()
+        .map(|&id| (id, true))
+        .chain(down.iter().map(|&id| (id, false)))
+        .collect();
+    expected.sort_unstable();
+    let listed: Vec<(u32, bool)> = statuses
+        .iter()
+        .map(|status| (status.id, status.up))
+        .collect();
+    ensure!(
+        listed == expected,
+        "invariant `node statuses list the up and down nodes` broken: listed {listed:?}, expected {expected:?}"
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,6 +679,12 @@ enum ServerOp {
     SetClients(u32),
     /// Applies `Action::SetWorkers` with this count, valid or not.
     SetWorkers(u32),
+    /// Crashes the worker that the target names, which fails unless it is present and up.
+    Crash(Target),
+    /// Restarts the worker that the target names, which fails unless it is present and down.
+    Restart(Target),
+    /// Applies a fault of a kind the engine does not support.
+    Unsupported(Fault),
 }
 
 type ServerCase = Case<ClientServerConfig, ServerOp>;
@@ -620,6 +717,9 @@ fn server_op() -> impl Strategy<Value = ServerOp> {
         2 => u32_in(1, MAX_WORKERS).prop_map(ServerOp::SetWorkers),
         1 => u32_outside(1, MAX_CLIENTS).prop_map(ServerOp::SetClients),
         1 => u32_outside(1, MAX_WORKERS).prop_map(ServerOp::SetWorkers),
+        2 => crash_target().prop_map(ServerOp::Crash),
+        2 => restart_target().prop_map(ServerOp::Restart),
+        1 => unsupported_fault().prop_map(ServerOp::Unsupported),
     ]
 }
 
@@ -636,8 +736,12 @@ fn server_case() -> impl Strategy<Value = ServerCase> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Stage {
     Queued,
-    InService { worker_id: u32 },
+    InService {
+        worker_id: u32,
+    },
     Completed,
+    /// A request lost when its worker crashed.
+    Failed,
 }
 
 /// The server rebuilt from the events alone.
@@ -654,8 +758,15 @@ struct ServerModel {
     outstanding: BTreeMap<u32, u64>,
     clients: BTreeSet<u32>,
     workers: BTreeSet<u32>,
+    /// Workers that crashed and have not restarted.
+    down: BTreeSet<u32>,
+    /// The client whose request a crash lost, until it sends again or leaves.
+    resending: Option<u32>,
+    /// End of service of each request seen in service in the engine's state, by request id.
+    done_at_ms: BTreeMap<u64, f64>,
     started: u64,
     completed: u64,
+    failed: u64,
 }
 
 impl ServerModel {
@@ -674,7 +785,10 @@ impl ServerModel {
         from_ms: f64,
         to_ms: f64,
     ) -> Result<(), String> {
+        use client_server::Event;
         let mut last_ms = from_ms;
+        // The worker that restarted with requests queued, which must start the head next.
+        let mut takes_head: Option<u32> = None;
         for (index, event) in events.iter().enumerate() {
             let Some(at_ms) = event_time(event) else {
                 return Err(unexpected_event(event));
@@ -684,9 +798,30 @@ impl ServerModel {
                 "invariant `events are in time order within the step` broken: {event:?} after {last_ms}, step ends at {to_ms}"
             );
             last_ms = at_ms;
+            if let Some(worker) = takes_head.take() {
+                // The FIFO check in `apply_event` makes sure the start is the queue head's.
+                ensure!(
+                    matches!(*event, Event::Started { worker_id, .. } if worker_id == worker),
+                    "invariant `a restarted worker takes the queue head` broken: worker {worker} restarted with {:?} queued, next event {event:?}",
+                    self.queue
+                );
+            }
             let previous = index.checked_sub(1).and_then(|i| events.get(i));
             self.apply_event(event, previous)?;
+            if let Event::WorkerRestarted { worker_id, .. } = *event {
+                takes_head = (!self.queue.is_empty()).then_some(worker_id);
+            }
         }
+        ensure!(
+            takes_head.is_none(),
+            "invariant `a restarted worker takes the queue head` broken: worker {takes_head:?} restarted last with {:?} queued",
+            self.queue
+        );
+        ensure!(
+            self.resending.is_none(),
+            "invariant `a lost request's client sends again at once` broken: client {:?} neither sent nor left after the crash",
+            self.resending
+        );
         Ok(())
     }
 
@@ -715,6 +850,9 @@ impl ServerModel {
                     return Err(format!(
                         "invariant `a client has one request outstanding` broken: client {client_id} sent {request_id} while {other} is in flight"
                     ));
+                }
+                if self.resending == Some(client_id) {
+                    self.resending = None;
                 }
                 self.requests.push(Stage::Queued);
                 self.queue.push_back(request_id);
@@ -758,6 +896,10 @@ impl ServerModel {
                     self.workers.contains(&worker_id),
                     "invariant `only present workers serve` broken: worker {worker_id} started {request_id}"
                 );
+                ensure!(
+                    !self.down.contains(&worker_id),
+                    "invariant `a crashed worker serves nothing until restarted` broken: down worker {worker_id} started {request_id}"
+                );
                 if let Some(other) = self.busy.insert(worker_id, request_id) {
                     return Err(format!(
                         "invariant `each worker serves at most one request` broken: worker {worker_id} started {request_id} while serving {other}"
@@ -776,12 +918,27 @@ impl ServerModel {
                 client_id,
                 worker_id,
                 latency_ms,
-                ..
+                at_ms,
             } => {
                 let stage = self.stage(request_id)?;
                 ensure!(
+                    stage != Stage::Failed,
+                    "invariant `a lost request is never completed` broken: request {request_id} completed on worker {worker_id} after its worker crashed"
+                );
+                ensure!(
+                    !self.down.contains(&worker_id),
+                    "invariant `a crashed worker serves nothing until restarted` broken: down worker {worker_id} completed {request_id}"
+                );
+                ensure!(
                     stage == (Stage::InService { worker_id }),
                     "invariant `no request completed twice` broken: request {request_id} completed on worker {worker_id} in stage {stage:?}"
+                );
+                // A crashed request's completion stays due after a restart, and must not end
+                // the restarted worker's next request early.
+                let done_at_ms = self.done_at_ms.remove(&request_id);
+                ensure!(
+                    done_at_ms.is_none_or(|done_at_ms| done_at_ms == at_ms),
+                    "invariant `a request completes when its service ends` broken: request {request_id} completed at {at_ms}, due at {done_at_ms:?}"
                 );
                 ensure!(
                     self.busy.remove(&worker_id) == Some(request_id),
@@ -815,6 +972,9 @@ impl ServerModel {
                     !self.outstanding.contains_key(&client_id),
                     "invariant `a client leaves only after its response` broken: client {client_id} left with a request in flight"
                 );
+                if self.resending == Some(client_id) {
+                    self.resending = None;
+                }
             }
             Event::WorkerAdded { worker_id, .. } => {
                 let newest = self.workers.last().copied();
@@ -833,11 +993,67 @@ impl ServerModel {
                     !self.busy.contains_key(&worker_id),
                     "invariant `a worker leaves only when idle` broken: worker {worker_id} left while serving"
                 );
+                self.down.remove(&worker_id);
+            }
+            Event::WorkerCrashed {
+                worker_id,
+                lost_request_id,
+                ..
+            } => {
+                ensure!(
+                    self.workers.contains(&worker_id) && self.down.insert(worker_id),
+                    "invariant `only present, up workers crash` broken: worker {worker_id} crashed, workers {:?}, down {:?}",
+                    self.workers,
+                    self.down
+                );
+                let serving = self.busy.remove(&worker_id);
+                ensure!(
+                    serving == lost_request_id,
+                    "invariant `a crash loses exactly the request in service` broken: worker {worker_id} lost {lost_request_id:?} while serving {serving:?}"
+                );
+                if let Some(request_id) = lost_request_id {
+                    let client = self
+                        .outstanding
+                        .iter()
+                        .find(|&(_, &outstanding)| outstanding == request_id)
+                        .map(|(&client_id, _)| client_id);
+                    let Some(client_id) = client else {
+                        return Err(format!(
+                            "invariant `client states agree with queue and workers` broken: lost request {request_id} has no waiting client"
+                        ));
+                    };
+                    self.outstanding.remove(&client_id);
+                    self.done_at_ms.remove(&request_id);
+                    self.set_stage(request_id, Stage::Failed);
+                    self.failed += 1;
+                    self.resending = Some(client_id);
+                }
+            }
+            Event::WorkerRestarted { worker_id, .. } => {
+                ensure!(
+                    self.workers.contains(&worker_id) && self.down.remove(&worker_id),
+                    "invariant `only present, down workers restart` broken: worker {worker_id} restarted, workers {:?}, down {:?}",
+                    self.workers,
+                    self.down
+                );
             }
             #[allow(unreachable_patterns)]
             _ => return Err(unexpected_event(event)),
         }
         Ok(())
+    }
+
+    /// Notes when each request in service ends, as the engine shows it, to check the completion
+    /// against it.
+    fn note_done_times(&mut self, engine: &ClientServer) {
+        for serving in engine
+            .workers()
+            .iter()
+            .filter_map(|worker| worker.serving.as_ref())
+        {
+            self.done_at_ms
+                .insert(serving.request.id, serving.done_at_ms);
+        }
     }
 
     fn stage(&self, request_id: u64) -> Result<Stage, String> {
@@ -861,8 +1077,7 @@ impl ServerModel {
 }
 
 /// Reports an event of a kind the model does not replay. An engine may gain event kinds for
-/// actions these cases never send, such as faults, and meeting one fails the case rather than
-/// the build.
+/// actions these cases never send, and meeting one fails the case rather than the build.
 fn unexpected_event(event: &impl Debug) -> String {
     format!("invariant `only the modelled event kinds occur` broken: {event:?}")
 }
@@ -877,7 +1092,9 @@ fn event_time(event: &client_server::Event) -> Option<f64> {
         | Event::ClientJoined { at_ms, .. }
         | Event::ClientLeft { at_ms, .. }
         | Event::WorkerAdded { at_ms, .. }
-        | Event::WorkerRemoved { at_ms, .. } => Some(at_ms),
+        | Event::WorkerRemoved { at_ms, .. }
+        | Event::WorkerCrashed { at_ms, .. }
+        | Event::WorkerRestarted { at_ms, .. } => Some(at_ms),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -887,24 +1104,28 @@ fn event_time(event: &client_server::Event) -> Option<f64> {
 fn check_server_state(engine: &ClientServer, model: &ServerModel) -> Result<(), String> {
     let sent = engine.sent();
     let completed = engine.completed();
+    let failed = engine.failed();
     let in_flight = engine.in_flight() as u64;
     ensure!(
-        sent == completed + in_flight,
-        "invariant `sent = completed + in flight` broken: sent {sent}, completed {completed}, in flight {in_flight}"
+        sent == completed + failed + in_flight,
+        "invariant `sent = completed + failed + in flight` broken: sent {sent}, completed {completed}, failed {failed}, in flight {in_flight}"
     );
     ensure!(
         sent == model.requests.len() as u64
             && engine.started() == model.started
-            && completed == model.completed,
-        "invariant `counters match the events` broken: sent/started/completed {sent}/{}/{completed}, events {}/{}/{}",
+            && completed == model.completed
+            && failed == model.failed,
+        "invariant `counters match the events` broken: sent/started/completed/failed {sent}/{}/{completed}/{failed}, events {}/{}/{}/{}",
         engine.started(),
         model.requests.len(),
         model.started,
-        model.completed
+        model.completed,
+        model.failed
     );
+    // A lost request was in service when its worker crashed, so it had started.
     ensure!(
-        engine.started() == completed + engine.busy_workers() as u64,
-        "invariant `started = completed + in service` broken: started {}, completed {completed}, busy {}",
+        engine.started() == completed + failed + engine.busy_workers() as u64,
+        "invariant `started = completed + failed + in service` broken: started {}, completed {completed}, failed {failed}, busy {}",
         engine.started(),
         engine.busy_workers()
     );
@@ -996,8 +1217,37 @@ fn check_server_workers(engine: &ClientServer, model: &ServerModel) -> Result<()
         "invariant `each worker serves at most one request` broken: engine serves {busy:?}, events {:?}",
         model.busy
     );
+    let down: Vec<u32> = engine
+        .workers()
+        .iter()
+        .filter(|worker| !worker.up)
+        .map(|worker| worker.id)
+        .collect();
+    ensure!(
+        down.iter().eq(model.down.iter()),
+        "invariant `down workers match their crash and restart events` broken: engine {down:?}, events {:?}",
+        model.down
+    );
+    let up: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|id| !model.down.contains(id))
+        .collect();
+    ensure!(
+        engine.up_workers() == up.len(),
+        "invariant `up_workers counts the workers that are up` broken: {} up, expected {}",
+        engine.up_workers(),
+        up.len()
+    );
+    check_node_statuses(&engine.node_statuses(), &up, &down)?;
     let mut active = 0;
     for worker in engine.workers() {
+        ensure!(
+            worker.up || worker.serving.is_none(),
+            "invariant `a crashed worker serves nothing until restarted` broken: down worker {} serves {:?}",
+            worker.id,
+            worker.serving
+        );
         match &worker.serving {
             Some(serving) => {
                 ensure!(
@@ -1019,8 +1269,8 @@ fn check_server_workers(engine: &ClientServer, model: &ServerModel) -> Result<()
             }
             None => {
                 ensure!(
-                    worker.retiring || engine.queue().is_empty(),
-                    "invariant `no worker idles while requests wait` broken: worker {} idle with {} queued",
+                    !worker.up || worker.retiring || engine.queue().is_empty(),
+                    "invariant `no up worker idles while requests wait` broken: worker {} idle with {} queued",
                     worker.id,
                     engine.queue().len()
                 );
@@ -1124,7 +1374,7 @@ struct ServerSnapshot {
     clients: Vec<client_server::Client>,
     workers: Vec<client_server::Worker>,
     queue: Vec<client_server::Request>,
-    counts: (u64, u64, u64),
+    counts: (u64, u64, u64, u64),
 }
 
 fn server_snapshot(engine: &ClientServer) -> ServerSnapshot {
@@ -1134,7 +1384,12 @@ fn server_snapshot(engine: &ClientServer) -> ServerSnapshot {
         clients: engine.clients().to_vec(),
         workers: engine.workers().to_vec(),
         queue: engine.queue().iter().cloned().collect(),
-        counts: (engine.sent(), engine.started(), engine.completed()),
+        counts: (
+            engine.sent(),
+            engine.started(),
+            engine.completed(),
+            engine.failed(),
+        ),
     }
 }
 
@@ -1155,6 +1410,7 @@ fn run_server_op(
                 );
                 model.check_events(&events, from_ms, to_ms)?;
                 check_server_state(engine, model)?;
+                model.note_done_times(engine);
             }
             return check_server_metrics(engine);
         }
@@ -1166,12 +1422,28 @@ fn run_server_op(
             client_server::Action::SetWorkers { workers },
             (1..=MAX_WORKERS).contains(&workers),
         ),
+        ServerOp::Crash(ref target) | ServerOp::Restart(ref target) => {
+            let down: Vec<u32> = model.down.iter().copied().collect();
+            let up: Vec<u32> = model.workers.difference(&model.down).copied().collect();
+            let node = target.resolve(&up, &down);
+            let crash = matches!(op, ServerOp::Crash(_));
+            let fault = if crash {
+                Fault::Crash { node }
+            } else {
+                Fault::Restart { node }
+            };
+            let valid = model.workers.contains(&node) && model.down.contains(&node) != crash;
+            (ClientServer::fault_action(fault), valid)
+        }
+        ServerOp::Unsupported(ref fault) => (ClientServer::fault_action(fault.clone()), false),
     };
     if valid {
         let now_ms = engine.now_ms();
+        let queued = model.queue.front().copied();
         let events = engine.apply(&action).map_err(|err| {
             format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
         })?;
+        check_fault_events(&action, &events, queued)?;
         model.check_events(&events, now_ms, now_ms)?;
     } else {
         let before = server_snapshot(engine);
@@ -1191,7 +1463,47 @@ fn run_server_op(
         );
     }
     check_server_state(engine, model)?;
+    model.note_done_times(engine);
     check_server_metrics(engine)
+}
+
+/// Checks that a crash or restart reports itself first, and that a restart with requests
+/// queued starts the head of the queue at once. `queued` is the head before the action.
+fn check_fault_events(
+    action: &client_server::Action,
+    events: &[client_server::Event],
+    queued: Option<u64>,
+) -> Result<(), String> {
+    use client_server::Event;
+    match action {
+        client_server::Action::Fault(Fault::Crash { node }) => ensure!(
+            matches!(events.first(), Some(Event::WorkerCrashed { worker_id, .. }) if worker_id == node),
+            "invariant `a crash returns WorkerCrashed first` broken: {action:?} returned {events:?}"
+        ),
+        client_server::Action::Fault(Fault::Restart { node }) => {
+            let starts_head = match (events, queued) {
+                ([Event::WorkerRestarted { worker_id, .. }], None) => worker_id == node,
+                (
+                    [
+                        Event::WorkerRestarted { worker_id, .. },
+                        Event::Started {
+                            request_id,
+                            worker_id: started_on,
+                            ..
+                        },
+                    ],
+                    Some(head),
+                ) => worker_id == node && started_on == node && *request_id == head,
+                _ => false,
+            };
+            ensure!(
+                starts_head,
+                "invariant `a restarted worker takes the queue head` broken: {action:?} with head {queued:?} returned {events:?}"
+            );
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn run_server_case(case: &ServerCase) -> Result<(), TestCaseError> {
@@ -1251,6 +1563,13 @@ enum RingOp {
     RemoveLive(Index),
     /// Removes the node with this id, live, removed before, or never used.
     RemoveId(u32),
+    /// Crashes the node that the target names, which fails unless it is live and not the last.
+    Crash(Target),
+    /// Restarts the node that the target names, which fails unless it crashed and the ring has
+    /// room for it.
+    Restart(Target),
+    /// Applies a fault of a kind the engine does not support.
+    Unsupported(Fault),
 }
 
 type RingCase = Case<ConsistentHashConfig, RingOp>;
@@ -1277,6 +1596,9 @@ fn ring_op() -> impl Strategy<Value = RingOp> {
         3 => any::<Index>().prop_map(RingOp::RemoveLive),
         1 => (0u32..64).prop_map(RingOp::RemoveId),
         1 => any::<u32>().prop_map(RingOp::RemoveId),
+        3 => crash_target().prop_map(RingOp::Crash),
+        3 => restart_target().prop_map(RingOp::Restart),
+        1 => unsupported_fault().prop_map(RingOp::Unsupported),
     ]
 }
 
@@ -1512,16 +1834,28 @@ fn check_lookups(engine: &ConsistentHash, events: &[consistent_hash::Event]) -> 
 }
 
 /// A node joining or leaving the ring, as an operation expects it or as an event reports it.
+/// Events report a restart as a join and a crash as a leave.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Change {
     Join(u32),
     Leave(u32),
+    Crash(u32),
+    Restart(u32),
 }
 
 impl Change {
     fn node(self) -> u32 {
         match self {
-            Self::Join(node) | Self::Leave(node) => node,
+            Self::Join(node) | Self::Leave(node) | Self::Crash(node) | Self::Restart(node) => node,
+        }
+    }
+
+    /// Returns the change as its event reports it.
+    fn reported(self) -> Self {
+        match self {
+            Self::Restart(node) => Self::Join(node),
+            Self::Crash(node) => Self::Leave(node),
+            other => other,
         }
     }
 
@@ -1530,6 +1864,8 @@ impl Change {
         match self {
             Self::Join(_) => MoveKind::Added,
             Self::Leave(_) => MoveKind::Removed,
+            Self::Crash(_) => MoveKind::Crashed,
+            Self::Restart(_) => MoveKind::Restarted,
         }
     }
 }
@@ -1577,7 +1913,7 @@ fn check_membership(
     let node = change.node();
 
     ensure!(
-        change == expected,
+        change == expected.reported(),
         "invariant `membership change returns its event` broken: got {event:?}, expected {expected:?}"
     );
     ensure!(
@@ -1591,12 +1927,12 @@ fn check_membership(
         if key.node != old_owner {
             ring_moves += 1;
             match change {
-                Change::Join(_) => ensure!(
+                Change::Join(_) | Change::Restart(_) => ensure!(
                     key.node == node,
                     "invariant `on a join, keys move only to the new node` broken: key {index} moved from {old_owner} to {}, new node {node}",
                     key.node
                 ),
-                Change::Leave(_) => ensure!(
+                Change::Leave(_) | Change::Crash(_) => ensure!(
                     old_owner == node,
                     "invariant `on a leave, only the removed node's keys move` broken: key {index} moved from {old_owner} to {}, removed {node}",
                     key.node
@@ -1608,7 +1944,7 @@ fn check_membership(
         }
     }
 
-    if let Change::Leave(_) = change {
+    if let Change::Leave(_) | Change::Crash(_) = change {
         let owned = before.iter().filter(|&&(owner, _)| owner == node).count();
         ensure!(
             ring_moves == owned,
@@ -1626,7 +1962,7 @@ fn check_membership(
 
     let last = engine.last_move();
     ensure!(
-        last.is_some_and(|last| last.kind == change.move_kind()
+        last.is_some_and(|last| last.kind == expected.move_kind()
             && last.node == node
             && last.moved_by_ring == moved_by_ring
             && last.moved_by_mod_n == moved_by_mod_n
@@ -1640,6 +1976,7 @@ fn check_membership(
 struct RingSnapshot {
     now_ms: f64,
     nodes: Vec<u32>,
+    crashed: Vec<u32>,
     ring: Vec<consistent_hash::Vnode>,
     keys: Vec<consistent_hash::Key>,
     last_move: Option<consistent_hash::MoveStats>,
@@ -1649,21 +1986,86 @@ fn ring_snapshot(engine: &ConsistentHash) -> RingSnapshot {
     RingSnapshot {
         now_ms: engine.now_ms(),
         nodes: engine.nodes().to_vec(),
+        crashed: engine.crashed().to_vec(),
         ring: engine.ring().to_vec(),
         keys: engine.keys().to_vec(),
         last_move: engine.last_move().cloned(),
     }
 }
 
-/// Runs one operation and checks the engine. `next_id` is the id the next added node must get,
-/// and `hashes` contains the keys' ring positions.
+/// State that a ring case tracks beside the engine: the next node id and the crashed nodes.
+struct RingModel {
+    /// Id the next added node must get.
+    next_id: u32,
+    /// Membership changes applied so far, to tell whether any came between a crash and its
+    /// restart.
+    changes: u64,
+    /// Each crashed node, with the ring as it was before the crash.
+    crashed: BTreeMap<u32, CrashRecord>,
+}
+
+/// The ring just before a crash, which the restart must bring back if nothing changed between.
+struct CrashRecord {
+    /// Each key's (ring owner, mod-N owner) before the crash.
+    owners: Vec<(u32, u32)>,
+    /// Live nodes before the crash.
+    nodes: Vec<u32>,
+    /// Keys the crash moved on the ring.
+    moved_by_ring: u32,
+    /// [`RingModel::changes`] right after the crash.
+    changes: u64,
+}
+
+/// Returns the `moved_by_ring` count that a membership event reports.
+fn moved_by_ring(event: &consistent_hash::Event) -> u32 {
+    match *event {
+        consistent_hash::Event::NodeAdded { moved_by_ring, .. }
+        | consistent_hash::Event::NodeRemoved { moved_by_ring, .. } => moved_by_ring,
+        consistent_hash::Event::Lookup { .. } => 0,
+    }
+}
+
+/// Checks that a restart put back the ring as it was before the crash, when no other membership
+/// change came between them.
+fn check_restart(
+    engine: &ConsistentHash,
+    event: &consistent_hash::Event,
+    record: &CrashRecord,
+) -> Result<(), String> {
+    ensure!(
+        engine.nodes() == record.nodes.as_slice(),
+        "invariant `a restart returns exactly the keys the crash moved` broken: live nodes {:?}, before the crash {:?}",
+        engine.nodes(),
+        record.nodes
+    );
+    for (index, (key, &(owner, mod_n_owner))) in
+        engine.keys().iter().zip(&record.owners).enumerate()
+    {
+        ensure!(
+            key.node == owner && key.mod_n_node == mod_n_owner,
+            "invariant `a restart returns exactly the keys the crash moved` broken: key {index} on node {} (mod-N {}), before the crash on {owner} (mod-N {mod_n_owner})",
+            key.node,
+            key.mod_n_node
+        );
+    }
+    let moved = moved_by_ring(event);
+    ensure!(
+        moved == record.moved_by_ring,
+        "invariant `a restart returns exactly the keys the crash moved` broken: restart moved {moved}, crash moved {}",
+        record.moved_by_ring
+    );
+    Ok(())
+}
+
+/// Runs one operation and checks the engine. `hashes` contains the keys' ring positions.
 fn run_ring_op(
     engine: &mut ConsistentHash,
-    next_id: &mut u32,
+    model: &mut RingModel,
     hashes: &KeyHashes,
     op: &RingOp,
 ) -> Result<(), String> {
     let live = engine.nodes().to_vec();
+    let down: Vec<u32> = model.crashed.keys().copied().collect();
     let (action, valid, expected) = match *op {
         RingOp::Step(count) => {
             for _ in 0..count {
@@ -1675,7 +2077,7 @@ fn run_ring_op(
         RingOp::Add => (
             consistent_hash::Action::AddNode,
             live.len() < MAX_NODES,
-            Change::Join(*next_id),
+            Change::Join(model.next_id),
         ),
         RingOp::RemoveLive(index) => {
             let node = live.get(index.index(live.len())).copied().unwrap_or(0);
@@ -1690,6 +2092,28 @@ fn run_ring_op(
             live.len() > 1 && live.contains(&node),
             Change::Leave(node),
         ),
+        RingOp::Crash(ref target) => {
+            let node = target.resolve(&live, &down);
+            (
+                ConsistentHash::fault_action(Fault::Crash { node }),
+                live.len() > 1 && live.contains(&node),
+                Change::Crash(node),
+            )
+        }
+        RingOp::Restart(ref target) => {
+            let node = target.resolve(&live, &down);
+            (
+                ConsistentHash::fault_action(Fault::Restart { node }),
+                live.len() < MAX_NODES && model.crashed.contains_key(&node),
+                Change::Restart(node),
+            )
+        }
+        // An invalid action expects no change, so the change given here is never read.
+        RingOp::Unsupported(ref fault) => (
+            ConsistentHash::fault_action(fault.clone()),
+            false,
+            Change::Leave(0),
+        ),
     };
     if valid {
         let before: Vec<(u32, u32)> = engine
@@ -1701,7 +2125,7 @@ fn run_ring_op(
             format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
         })?;
         if let Change::Join(_) = expected {
-            *next_id += 1;
+            model.next_id += 1;
         }
         let [event] = events.as_slice() else {
             return Err(format!(
@@ -1711,25 +2135,49 @@ fn run_ring_op(
         check_membership(engine, event, expected, &before)?;
         let mut expected_nodes = live.clone();
         match expected {
-            Change::Join(node) => expected_nodes.push(node),
-            Change::Leave(node) => expected_nodes.retain(|&id| id != node),
+            Change::Join(node) | Change::Restart(node) => {
+                expected_nodes.push(node);
+                expected_nodes.sort_unstable();
+            }
+            Change::Leave(node) | Change::Crash(node) => expected_nodes.retain(|&id| id != node),
         }
         ensure!(
             engine.nodes() == expected_nodes.as_slice(),
             "invariant `a membership change adds or removes only its node` broken: live {:?}, expected {expected_nodes:?}",
             engine.nodes()
         );
+        let changes_before = model.changes;
+        model.changes += 1;
+        match expected {
+            Change::Crash(node) => {
+                let record = CrashRecord {
+                    owners: before,
+                    nodes: live,
+                    moved_by_ring: moved_by_ring(event),
+                    changes: model.changes,
+                };
+                model.crashed.insert(node, record);
+            }
+            Change::Restart(node) => {
+                let record = model.crashed.remove(&node);
+                if let Some(record) = record.filter(|record| record.changes == changes_before) {
+                    check_restart(engine, event, &record)?;
+                }
+            }
+            Change::Join(_) | Change::Leave(_) => {}
+        }
+        check_crashed(engine, model)?;
         check_ring_state(engine, hashes)
     } else {
         let before = ring_snapshot(engine);
         let result = engine.apply(&action);
         ensure!(
             result.as_ref().is_err_and(|err| !err.0.is_empty()),
-            "invariant `invalid action returns ActionError` broken: {action:?} with live nodes {live:?} returned {}",
+            "invariant `invalid action returns ActionError` broken: {action:?} with live nodes {live:?}, crashed {down:?} returned {}",
             describe(&result)
         );
         let after = ring_snapshot(engine);
-        let changed = changed_fields!(before, after, now_ms, nodes, ring, keys, last_move);
+        let changed = changed_fields!(before, after, now_ms, nodes, crashed, ring, keys, last_move);
         ensure!(
             changed.is_empty(),
             "invariant `invalid action leaves the state unchanged` broken: {action:?} changed {changed:?}"
@@ -1737,6 +2185,22 @@ fn run_ring_op(
         // The state equals the one checked after the previous operation.
         Ok(())
     }
+}
+
+/// Checks that `crashed()` and the fault controls agree with the crashes and restarts so far.
+fn check_crashed(engine: &ConsistentHash, model: &RingModel) -> Result<(), String> {
+    let crashed = engine.crashed();
+    ensure!(
+        crashed.iter().eq(model.crashed.keys()),
+        "invariant `crashed() lists the crashed nodes` broken: engine {crashed:?}, expected {:?}",
+        model.crashed.keys().collect::<Vec<_>>()
+    );
+    ensure!(
+        crashed.iter().all(|node| !engine.nodes().contains(node)),
+        "invariant `crashed nodes are off the ring` broken: crashed {crashed:?}, live {:?}",
+        engine.nodes()
+    );
+    check_node_statuses(&engine.node_statuses(), engine.nodes(), crashed)
 }
 
 fn run_ring_case(case: &RingCase) -> Result<(), TestCaseError> {
@@ -1747,13 +2211,18 @@ fn run_ring_case(case: &RingCase) -> Result<(), TestCaseError> {
             &format!("invariant `valid config is accepted` broken: {err}"),
         )
     })?;
-    let mut next_id = case.config.nodes;
+    let mut model = RingModel {
+        next_id: case.config.nodes,
+        changes: 0,
+        crashed: BTreeMap::new(),
+    };
     let hashes = KeyHashes::new(&engine);
     check_ring_state(&engine, &hashes)
+        .and_then(|()| check_crashed(&engine, &model))
         .and_then(|()| check_ring_metrics(&engine))
         .map_err(|message| violation(case, "start", &message))?;
     for (index, op) in case.ops.iter().enumerate() {
-        run_ring_op(&mut engine, &mut next_id, &hashes, op)
+        run_ring_op(&mut engine, &mut model, &hashes, op)
             .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
     }
     check_ring_metrics(&engine).map_err(|message| violation(case, "end", &message))
@@ -1805,10 +2274,14 @@ proptest! {
         run_bucket_case(&case)?;
     }
 
-    // sent = completed + in flight, and no request starts or completes twice. Each worker serves
-    // at most one request, and requests start in the order they were sent (FIFO). Client
-    // states agree with the queue and the workers. Out-of-range SetClients and SetWorkers
-    // return ActionError and change nothing.
+    // sent = completed + failed + in flight, and no request starts or completes twice. Each
+    // worker serves at most one request, and requests start in the order they were sent (FIFO).
+    // Client states agree with the queue and the workers. A crash loses exactly the request in
+    // service, which counts as failed and never completes, and its client sends again at once.
+    // A crashed worker serves nothing until restarted, and a restarted worker takes the queue
+    // head. Out-of-range SetClients and SetWorkers, crashing a down or unknown worker,
+    // restarting an up or unknown one, and unsupported fault kinds return ActionError and
+    // change nothing.
     #[test]
     fn client_server_keeps_invariants(case in server_case()) {
         run_server_case(&case)?;
@@ -1817,9 +2290,13 @@ proptest! {
     // Every key has one live owner, the first vnode clockwise from it. A walk of the ring
     // checks this for every key. A brute-force scan of every vnode checks every key of a small
     // ring and a sample of a large one (see SCAN_BUDGET). A join moves exactly moved_by_ring
-    // keys, all to the new node, and a leave moves exactly the removed node's keys. The node
-    // count stays in 1..=MAX_NODES. Adding past MAX_NODES, removing the last node and removing
-    // an unknown node return ActionError and change nothing.
+    // keys, all to the new node, and a leave moves exactly the removed node's keys. A crash
+    // moves keys as a leave does, and a restart as a join under the node's old id. A restart
+    // with no membership change since its crash puts every key back on its owner from before
+    // the crash. crashed() lists the crashed nodes. The node count stays in 1..=MAX_NODES.
+    // Adding past MAX_NODES, removing or crashing the last node, removing or crashing an
+    // unknown node, restarting a live or unknown node or one with no room, and unsupported
+    // fault kinds return ActionError and change nothing.
     #[test]
     fn consistent_hash_keeps_invariants(case in ring_case()) {
         run_ring_case(&case)?;
