@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::tools::{self, cmd, command_line, step};
 
-/// Where the bench keeps its intermediate files.
+/// Folder for the bench's intermediate files.
 const WORK_DIR: &str = "target/bench";
 /// The report the command writes, at the repository root.
 const REPORT: &str = "BENCHMARKS.md";
@@ -48,11 +48,12 @@ pub(crate) fn bench(quick: bool) -> Result<()> {
     let book_built = book_build_time()?;
     fs::create_dir_all(WORK_DIR).with_context(|| format!("failed to create {WORK_DIR}"))?;
 
-    let header = Header::read(quick, book_built)?;
+    let mut header = Header::read(quick, book_built)?;
     let builds = measure_book_builds()?;
     let engines = measure_engines()?;
     let functions = largest_functions()?;
     let browser = measure_in_browser(quick)?;
+    header.load_end = load_average()?;
 
     let report = render(&header, &builds, &engines, &functions, &browser)?;
     print!("{report}");
@@ -74,7 +75,7 @@ struct Stats {
 }
 
 impl Stats {
-    /// A figure measured once.
+    /// Builds the statistics of a figure measured once.
     fn single(value: f64) -> Self {
         Self {
             median: value,
@@ -105,7 +106,7 @@ impl Stats {
     }
 }
 
-/// How a figure is printed.
+/// Unit a figure is printed in.
 #[derive(Debug, Clone, Copy)]
 enum Unit {
     /// Bytes, printed in KB of 1024 bytes.
@@ -132,53 +133,72 @@ impl Unit {
     }
 }
 
-/// One line of the results table, formatted.
-struct Row {
+/// The results table: one row per figure, grouped by numbered section.
+#[derive(Default)]
+struct Table {
     section: usize,
-    measure: String,
-    median: String,
-    range: String,
-    budget: String,
-    met: String,
+    rows: Vec<[String; 6]>,
 }
 
-impl Row {
-    /// A measured figure; the budget, if any, is an upper bound on the median.
+impl Table {
+    /// Starts the next section. Rows added from now on carry its number.
+    fn section(&mut self, number: usize) {
+        self.section = number;
+    }
+
+    /// Adds a measured figure. The budget, if any, is an upper bound on the median.
     fn measured(
-        section: usize,
+        &mut self,
         measure: impl Into<String>,
         stats: Stats,
         unit: Unit,
         budget: Option<f64>,
-    ) -> Self {
+    ) {
         let range = if stats.runs == 1 {
             "one measurement".to_string()
         } else {
             format!("{} – {}", unit.format(stats.min), unit.format(stats.max))
         };
-        Self {
-            section,
-            measure: measure.into(),
-            median: unit.format(stats.median),
+        let (budget, met) = match budget {
+            None => ("–".to_string(), "–"),
+            Some(bound) => {
+                let met = if stats.median <= bound {
+                    "yes"
+                } else {
+                    "**no**"
+                };
+                let sign_free = unit.format(bound).trim_start_matches('+').to_string();
+                (format!("≤ {sign_free}"), met)
+            }
+        };
+        self.rows.push([
+            self.section.to_string(),
+            measure.into(),
+            unit.format(stats.median),
             range,
-            budget: budget.map_or("–".to_string(), |b| format!("≤ {}", unit.format(b))),
-            met: match budget {
-                None => "–".to_string(),
-                Some(b) if stats.median <= b => "yes".to_string(),
-                Some(_) => "**no**".to_string(),
-            },
-        }
+            budget,
+            met.to_string(),
+        ]);
     }
 
-    /// A line without a measurement: a note in place of the figure.
-    fn note(section: usize, measure: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            section,
-            measure: measure.into(),
-            median: text.into(),
-            range: "–".to_string(),
-            budget: "–".to_string(),
-            met: "–".to_string(),
+    /// Adds a line without a measurement, with a note in place of the figure.
+    fn note(&mut self, measure: impl Into<String>, text: impl Into<String>) {
+        let dash = || "–".to_string();
+        self.rows.push([
+            self.section.to_string(),
+            measure.into(),
+            text.into(),
+            dash(),
+            dash(),
+            dash(),
+        ]);
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("| # | Measure | Median | Min – max | Budget | Met |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for row in &self.rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
         }
     }
 }
@@ -188,6 +208,10 @@ impl Row {
 
 struct Header {
     cpu: String,
+    /// `/proc/loadavg`'s three load averages before and after the
+    /// measurements, since other work on the machine slows them.
+    load_start: String,
+    load_end: String,
     cores: usize,
     ram_bytes: f64,
     date: String,
@@ -224,6 +248,8 @@ impl Header {
         }
         Ok(Self {
             cpu,
+            load_start: load_average()?,
+            load_end: String::new(),
             cores,
             ram_bytes: ram_kib * 1024.0,
             date: shell_date(&["+%Y-%m-%d"])?,
@@ -232,6 +258,12 @@ impl Header {
             book_built,
         })
     }
+}
+
+fn load_average() -> Result<String> {
+    let loadavg = fs::read_to_string("/proc/loadavg").context("failed to read /proc/loadavg")?;
+    let averages: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    Ok(averages.join(", "))
 }
 
 /// Runs `date -u` with `args`, which avoids a date library for two strings.
@@ -318,18 +350,30 @@ fn measure_book_builds() -> Result<BookBuilds> {
 // ---------------------------------------------------------------------------
 // 6. Engine throughput
 
+/// One criterion benchmark of the `engines` group.
+struct Benchmark {
+    /// The widget's name in `sim::registry`.
+    function: String,
+    /// The engine's configuration, as directive parameters.
+    params: String,
+    steps_per_second: Stats,
+}
+
 struct EngineResult {
     name: &'static str,
-    /// The benchmark's parameters as criterion recorded them, or `None` when
-    /// no benchmark exists for this engine.
-    measured: Option<(String, Stats)>,
+    /// The engine's benchmark, or `None` when there is none.
+    measured: Option<Benchmark>,
 }
 
 /// Runs the criterion benchmark and reads steps per second for every engine
 /// in the registry from criterion's per-sample timings.
 fn measure_engines() -> Result<Vec<EngineResult>> {
     step("engine throughput (cargo bench, criterion)");
-    let home = Path::new(WORK_DIR).join("criterion");
+    // Absolute, because cargo runs the benchmark in the package's folder.
+    let home = std::env::current_dir()
+        .context("failed to read the current folder")?
+        .join(WORK_DIR)
+        .join("criterion");
     if home.exists() {
         fs::remove_dir_all(&home)
             .with_context(|| format!("failed to remove {}", home.display()))?;
@@ -340,38 +384,41 @@ fn measure_engines() -> Result<Vec<EngineResult>> {
             .env("CRITERION_HOME", &home),
     )?;
 
-    let found = criterion_results(&home.join("engines"))?;
+    let mut found = criterion_results(&home.join("engines"))?;
     Ok(sim::registry::names()
         .into_iter()
-        .map(|name| EngineResult {
-            name,
-            measured: found
-                .iter()
-                .find(|(id, _, _)| id == name)
-                .map(|(_, params, stats)| (params.clone(), *stats)),
+        .map(|name| {
+            let index = found.iter().position(|bench| bench.function == name);
+            EngineResult {
+                name,
+                measured: index.map(|i| found.swap_remove(i)),
+            }
         })
         .collect())
 }
 
-/// Reads every benchmark of the `engines` group: its id, its parameters and
-/// its steps per second over criterion's samples.
-fn criterion_results(group: &Path) -> Result<Vec<(String, String, Stats)>> {
+/// Reads every benchmark under `dir`: its function name, its parameters and
+/// its steps per second over criterion's samples. Criterion keeps each
+/// benchmark in `FUNCTION/PARAMETER/new/`.
+fn criterion_results(dir: &Path) -> Result<Vec<Benchmark>> {
+    let latest = dir.join("new");
+    if latest.join("sample.json").exists() {
+        let info = read_json(&latest.join("benchmark.json"))?;
+        let params = info.get("value_str").and_then(Value::as_str);
+        return Ok(vec![Benchmark {
+            function: text(&info, "function_id")?.to_string(),
+            params: params.unwrap_or_default().to_string(),
+            steps_per_second: steps_per_second(&latest.join("sample.json"))?,
+        }]);
+    }
+    let entries = fs::read_dir(dir)
+        .with_context(|| format!("criterion wrote no results in {}", dir.display()))?;
     let mut results = Vec::new();
-    let entries = fs::read_dir(group)
-        .with_context(|| format!("criterion wrote no results in {}", group.display()))?;
     for entry in entries {
-        let dir = entry?.path().join("new");
-        if !dir.join("sample.json").exists() {
-            continue;
+        let path = entry?.path();
+        if path.is_dir() {
+            results.extend(criterion_results(&path)?);
         }
-        let info = read_json(&dir.join("benchmark.json"))?;
-        let id = text(&info, "function_id")?.to_string();
-        let params = info
-            .get("value_str")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        results.push((id, params, steps_per_second(&dir.join("sample.json"))?));
     }
     Ok(results)
 }
@@ -402,7 +449,7 @@ struct Function {
     bytes: f64,
 }
 
-/// What `twiggy top` found, or why it could not run.
+/// The result of `twiggy top`, or the reason it could not run.
 enum Functions {
     Listed {
         functions: Vec<Function>,
@@ -417,50 +464,52 @@ enum Functions {
 ///
 /// The shipped bundle has no names, because wasm-opt drops them, so twiggy
 /// would list `code[1156]`. The bench rebuilds the bundle from the compiled
-/// module with the same wasm-opt flags plus `-g`, which keeps the names, and
-/// checks that the same flags without `-g` reproduce the shipped bundle.
+/// module with `wasm-opt -Oz -g`, which keeps the names, and checks that
+/// `-Oz --strip-debug`, as the build runs it, reproduces the shipped bundle.
 fn largest_functions() -> Result<Functions> {
     step("largest functions in the widget bundle (twiggy top)");
     if let Err(err) = install_twiggy() {
         return Ok(Functions::InstallFailed(format!("{err:#}")));
     }
-    if !Path::new(COMPILED_WASM).exists() {
-        bail!("{COMPILED_WASM} is missing: run `cargo xtask build` first");
-    }
+
     let dir = Path::new(WORK_DIR).join("named");
-    run_quietly(
-        cmd("wasm-bindgen")
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                "sdbe_widgets",
-            ])
-            .arg("--out-dir")
-            .arg(&dir)
-            .arg(COMPILED_WASM),
-    )?;
-    let bound = dir.join("sdbe_widgets_bg.wasm");
+    let bound = bind_compiled_module(&dir)?;
     let named = dir.join("named.wasm");
+    optimize(&bound, &named, "-g")?;
     let plain = dir.join("plain.wasm");
-    run_quietly(
-        cmd("wasm-opt")
-            .args(["-Oz", "-g", "--output"])
-            .arg(&named)
-            .arg(&bound),
-    )?;
-    run_quietly(
-        cmd("wasm-opt")
-            .args(["-Oz", "--strip-debug", "--output"])
-            .arg(&plain)
-            .arg(&bound),
-    )?;
+    optimize(&bound, &plain, "--strip-debug")?;
+
     let matches_bundle = read_bytes(&plain)? == read_bytes(Path::new(BUNDLE_WASM))?;
     Ok(Functions::Listed {
         functions: twiggy_top(&named)?,
         matches_bundle,
     })
+}
+
+/// Runs wasm-bindgen on the compiled module as the build does, into `dir`,
+/// and returns the bound wasm file.
+fn bind_compiled_module(dir: &Path) -> Result<PathBuf> {
+    if !Path::new(COMPILED_WASM).exists() {
+        bail!("{COMPILED_WASM} is missing: run `cargo xtask build` first");
+    }
+    let mut command = cmd("wasm-bindgen");
+    command
+        .args(["--target", "web", "--no-typescript"])
+        .args(["--out-name", "sdbe_widgets", "--out-dir"])
+        .arg(dir)
+        .arg(COMPILED_WASM);
+    run_quietly(&mut command)?;
+    Ok(dir.join("sdbe_widgets_bg.wasm"))
+}
+
+/// Runs `wasm-opt -Oz` with one more flag, as the build does with `--strip-debug`.
+fn optimize(input: &Path, output: &Path, flag: &str) -> Result<()> {
+    let mut command = cmd("wasm-opt");
+    command
+        .args(["-Oz", flag, "--output"])
+        .arg(output)
+        .arg(input);
+    run_quietly(&mut command)
 }
 
 fn install_twiggy() -> Result<()> {
@@ -471,7 +520,23 @@ fn install_twiggy() -> Result<()> {
     run_quietly(cmd("cargo").args(["install", "twiggy", "--locked"]))
 }
 
-/// Returns the largest functions, leaving out custom sections and data.
+/// Prefixes of the items in `twiggy top` that are not functions: name
+/// subsections, custom sections, data, imports, exports and types.
+const NOT_FUNCTIONS: &[&str] = &[
+    "\"",
+    "custom section",
+    "data segment",
+    "data[",
+    "import ",
+    "export ",
+    "type[",
+    "table[",
+    "elem[",
+    "memory[",
+    "global[",
+];
+
+/// Returns the largest functions, leaving out every other kind of item.
 fn twiggy_top(wasm: &Path) -> Result<Vec<Function>> {
     let mut command = cmd("twiggy");
     command.args(["top", "--format", "json"]).arg(wasm);
@@ -483,13 +548,7 @@ fn twiggy_top(wasm: &Path) -> Result<Vec<Function>> {
     let mut functions = Vec::new();
     for item in items {
         let name = text(item, "name")?;
-        let is_function = !name.contains("subsection")
-            && !name.starts_with("custom section")
-            && !name.starts_with("data segment")
-            && !name.starts_with("data[")
-            && !name.starts_with("table[")
-            && !name.starts_with("elem[");
-        if is_function {
+        if !NOT_FUNCTIONS.iter().any(|prefix| name.starts_with(prefix)) {
             functions.push(Function {
                 name: short_symbol(name),
                 bytes: number(item, "shallow_size")?,
@@ -587,17 +646,18 @@ fn render(
     functions: &Functions,
     browser: &Value,
 ) -> Result<String> {
-    let mut rows = page_weight_rows(browser)?;
-    rows.extend(bundle_rows(browser, functions)?);
-    rows.extend(first_frame_rows(browser)?);
-    rows.extend(frame_cost_rows(browser)?);
-    rows.extend(memory_rows(browser, header.quick)?);
-    rows.extend(engine_rows(engines));
-    rows.extend(build_rows(builds));
+    let mut table = Table::default();
+    page_weight_rows(&mut table, browser)?;
+    bundle_rows(&mut table, browser, functions)?;
+    first_frame_rows(&mut table, browser)?;
+    frame_cost_rows(&mut table, browser)?;
+    memory_rows(&mut table, browser, header.quick)?;
+    engine_rows(&mut table, engines);
+    build_rows(&mut table, builds);
 
     let mut out = String::new();
     write_header(&mut out, header, browser)?;
-    write_table(&mut out, &rows);
+    table.write(&mut out);
     write_page_weights(&mut out, browser)?;
     write_bundle(&mut out, browser, functions)?;
     write_frame_details(&mut out, browser)?;
@@ -608,28 +668,32 @@ fn render(
 
 fn write_header(out: &mut String, header: &Header, browser: &Value) -> Result<()> {
     let runs = number(browser, "runs")?;
+    let ram_gib = header.ram_bytes / (KB * MB);
+
     writeln!(out, "# Benchmarks\n")?;
     writeln!(
         out,
-        "- Machine: {}, {} cores, {:.1} GiB RAM",
-        header.cpu,
-        header.cores,
-        header.ram_bytes / (KB * MB)
+        "- Machine: {}, {} cores, {ram_gib:.1} GiB RAM",
+        header.cpu, header.cores
+    )?;
+    writeln!(
+        out,
+        "- Load average (1, 5, 15 min): {} at the start, {} at the end",
+        header.load_start, header.load_end
     )?;
     writeln!(out, "- Date: {}", header.date)?;
     writeln!(out, "- Command: `{}`", header.command)?;
     writeln!(out, "- Book: `book/` as built at {}", header.book_built)?;
     writeln!(out, "- Browser: {}", text(browser, "userAgent")?)?;
+
     if header.quick {
+        let seconds = pointer_number(browser, "/memory/seconds")?;
         writeln!(
             out,
-            "- **Quick run**: each memory run animates for {} s instead of 5 minutes",
-            number(
-                browser.pointer("/memory").context("no memory results")?,
-                "seconds"
-            )?
+            "- **Quick run**: each memory run animates for {seconds:.0} s instead of 5 minutes"
         )?;
     }
+
     writeln!(
         out,
         "\nEach figure is the median of {runs} runs, shown with the minimum and maximum, \
@@ -640,90 +704,69 @@ fn write_header(out: &mut String, header: &Header, browser: &Value) -> Result<()
     Ok(())
 }
 
-fn write_table(out: &mut String, rows: &[Row]) {
-    out.push_str("| # | Measure | Median | Min – max | Budget | Met |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
-    for row in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            row.section, row.measure, row.median, row.range, row.budget, row.met
-        );
-    }
-}
-
-fn page_weight_rows(browser: &Value) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let mermaid = number(
-        browser
-            .pointer("/mermaidRuntime")
-            .context("no mermaidRuntime")?,
-        "gzip",
-    )?;
+fn page_weight_rows(table: &mut Table, browser: &Value) -> Result<()> {
+    table.section(1);
+    let budget = Some(300.0 * KB);
+    let mermaid = pointer_number(browser, "/mermaidRuntime/gzip")?;
     for page in array(browser, "pageWeight")? {
-        let label = text(page, "label")?;
         let path = text(page, "path")?;
         let runs = array(page, "runs")?;
         let total = stats_of(runs, |run| Ok(page_weight(run)?.total))?;
-        match label {
+        match text(page, "label")? {
             "typical" => {
-                let budget = Some(300.0 * KB);
-                rows.push(Row::measured(
-                    1,
-                    format!("Typical page `{path}`, cold cache"),
-                    total,
-                    Unit::Kilobytes,
-                    budget,
-                ));
                 let without = stats_of(runs, |run| {
                     let weight = page_weight(run)?;
                     Ok(weight.total - weight.widget_bundle)
                 })?;
-                rows.push(Row::measured(
-                    1,
+                let diagrams = stats_of(runs, |run| type_bytes(run, "diagrams"))?;
+                table.measured(
+                    format!("Typical page `{path}`, cold cache"),
+                    total,
+                    Unit::Kilobytes,
+                    budget,
+                );
+                table.measured(
                     "… the same page without the widget bundle",
                     without,
                     Unit::Kilobytes,
                     budget,
-                ));
-                let diagrams = stats_of(runs, |run| type_bytes(run, "diagrams"))?;
-                rows.push(Row::measured(
-                    1,
+                );
+                table.measured(
                     "… of which mdbook-mermaid's `mermaid.min.js`",
                     diagrams,
                     Unit::Kilobytes,
                     None,
-                ));
+                );
             }
-            "heaviest" => rows.push(Row::measured(
-                1,
-                format!("Heaviest page `{path}`"),
-                total,
-                Unit::Kilobytes,
-                None,
-            )),
+            "heaviest" => {
+                table.measured(
+                    format!("Heaviest page `{path}`"),
+                    total,
+                    Unit::Kilobytes,
+                    None,
+                );
+            }
             _ => {
-                rows.push(Row::measured(
-                    1,
+                // Stock mdbook-mermaid loads its runtime on every page.
+                let stock = stats_of(runs, |run| {
+                    Ok(page_weight(run)?.total - type_bytes(run, "diagrams")? + mermaid)
+                })?;
+                table.measured(
                     format!("Page without widgets `{path}`"),
                     total,
                     Unit::Kilobytes,
                     None,
-                ));
-                let stock = stats_of(runs, |run| {
-                    Ok(page_weight(run)?.total + mermaid - type_bytes(run, "diagrams")?)
-                })?;
-                rows.push(Row::measured(
-                    1,
+                );
+                table.measured(
                     format!("… `{path}` with stock mdbook-mermaid (computed)"),
                     stock,
                     Unit::Kilobytes,
                     None,
-                ));
+                );
             }
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn type_bytes(run: &Value, kind: &str) -> Result<f64> {
@@ -735,56 +778,42 @@ fn type_bytes(run: &Value, kind: &str) -> Result<f64> {
         .map_or(0.0, |(_, bytes)| *bytes))
 }
 
-fn bundle_rows(browser: &Value, functions: &Functions) -> Result<Vec<Row>> {
-    let size = |file: &str, key: &str| -> Result<f64> {
-        number(
-            browser
-                .pointer(&format!("/bundle/{file}"))
-                .context("no bundle sizes")?,
-            key,
-        )
-    };
-    let gzip = size("wasm", "gzip")? + size("js", "gzip")?;
-    let raw = size("wasm", "raw")? + size("js", "raw")?;
-    let mut rows = vec![
-        Row::measured(
-            2,
-            "Widget bundle (wasm + JS)",
-            Stats::single(gzip),
-            Unit::Kilobytes,
-            Some(200.0 * KB),
-        ),
-        Row::measured(
-            2,
-            "Widget bundle (wasm + JS), raw",
-            Stats::single(raw),
-            Unit::Kilobytes,
-            None,
-        ),
-    ];
+fn bundle_rows(table: &mut Table, browser: &Value, functions: &Functions) -> Result<()> {
+    table.section(2);
+    let size = |pointer: &str| pointer_number(browser, pointer);
+    let gzip = size("/bundle/wasm/gzip")? + size("/bundle/js/gzip")?;
+    let raw = size("/bundle/wasm/raw")? + size("/bundle/js/raw")?;
+    table.measured(
+        "Widget bundle (wasm + JS)",
+        Stats::single(gzip),
+        Unit::Kilobytes,
+        Some(200.0 * KB),
+    );
+    table.measured(
+        "Widget bundle (wasm + JS), raw",
+        Stats::single(raw),
+        Unit::Kilobytes,
+        None,
+    );
     match functions {
         Functions::Listed { functions, .. } => {
             if let Some(largest) = functions.first() {
                 let text = format!("`{}`: {:.1} KB raw", largest.name, largest.bytes / KB);
-                rows.push(Row::note(
-                    2,
-                    "Largest function (twiggy top, see below)",
-                    text,
-                ));
+                table.note("Largest function (twiggy top, see below)", text);
             }
         }
-        Functions::InstallFailed(err) => rows.push(Row::note(
-            2,
-            "Largest functions (twiggy top)",
-            format!(
+        Functions::InstallFailed(err) => {
+            let text = format!(
                 "not measured: `cargo install twiggy --locked` failed: {}",
                 one_line(err)
-            ),
-        )),
+            );
+            table.note("Largest functions (twiggy top)", text);
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
+/// Joins a multi-line message into one table cell.
 fn one_line(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()
@@ -792,26 +821,32 @@ fn one_line(text: &str) -> String {
         .replace('|', "\\|")
 }
 
-fn first_frame_rows(browser: &Value) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
+fn first_frame_rows(table: &mut Table, browser: &Value) -> Result<()> {
+    table.section(3);
+    let budget = Some(300.0);
     for widget in array(browser, "firstFrame")? {
-        let stats = stats_of(array(widget, "runs")?, |run| number(run, "frame"))?;
-        let measure = format!(
-            "First frame of `{}` (`{}`) from navigation start",
-            text(widget, "widget")?,
-            text(widget, "path")?
-        );
-        rows.push(Row::measured(
-            3,
-            measure,
-            stats,
+        let runs = array(widget, "runs")?;
+        let cold = stats_of(runs, |run| pointer_number(run, "/cold/frame"))?;
+        let warm = stats_of(runs, |run| pointer_number(run, "/warm/frame"))?;
+        let name = text(widget, "widget")?;
+        let path = text(widget, "path")?;
+        table.measured(
+            format!("First frame of `{name}` (`{path}`), cold cache"),
+            cold,
             Unit::Milliseconds,
-            Some(300.0),
-        ));
+            budget,
+        );
+        table.measured(
+            "… warm cache, second visit",
+            warm,
+            Unit::Milliseconds,
+            budget,
+        );
     }
-    Ok(rows)
+    Ok(())
 }
 
+/// Describes the fields the bench set in a widget, as `Keys = 10000`.
 fn settings_text(widget: &Value) -> Result<String> {
     let settings = widget
         .get("settings")
@@ -827,8 +862,8 @@ fn settings_text(widget: &Value) -> Result<String> {
         .join(", "))
 }
 
-fn frame_cost_rows(browser: &Value) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
+fn frame_cost_rows(table: &mut Table, browser: &Value) -> Result<()> {
+    table.section(4);
     for widget in array(browser, "frameCost")? {
         let name = text(widget, "widget")?;
         let settings = settings_text(widget)?;
@@ -836,118 +871,99 @@ fn frame_cost_rows(browser: &Value) -> Result<Vec<Row>> {
         let p50 = stats_of(runs, |run| number(run, "p50"))?;
         let p95 = stats_of(runs, |run| number(run, "p95"))?;
         let longest = stats_of(runs, |run| number(run, "longestTask"))?;
-        rows.push(Row::measured(
-            4,
+        let ms = Unit::Milliseconds;
+        table.measured(
             format!("Frame script + layout p50, `{name}` at 10× ({settings})"),
             p50,
-            Unit::Milliseconds,
+            ms,
             None,
-        ));
-        rows.push(Row::measured(
-            4,
+        );
+        table.measured(
             format!("Frame script + layout p95, `{name}`"),
             p95,
-            Unit::Milliseconds,
+            ms,
             Some(4.0),
-        ));
-        rows.push(Row::measured(
-            4,
-            format!("Longest task, `{name}`"),
-            longest,
-            Unit::Milliseconds,
-            Some(50.0),
-        ));
+        );
+        table.measured(format!("Longest task, `{name}`"), longest, ms, Some(50.0));
     }
     let names = sim::registry::names();
     for (planned, size) in PLANNED_WIDGETS {
         if !names.iter().any(|name| name.contains(planned)) {
             let text = format!("not measured: no {planned} widget exists yet");
-            rows.push(Row::note(
-                4,
-                format!("Frame cost, {planned} widget with {size}"),
-                text,
-            ));
+            table.note(format!("Frame cost, {planned} widget with {size}"), text);
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
+/// Returns how much JS heap plus wasm memory a run added, in bytes.
 fn memory_growth(run: &Value) -> Result<f64> {
     let total = |at: &str| -> Result<f64> {
-        let sizes = run
-            .get(at)
-            .with_context(|| format!("a memory run has no `{at}`"))?;
-        Ok(number(sizes, "jsHeap")? + number(sizes, "wasm")?)
+        Ok(pointer_number(run, &format!("/{at}/jsHeap"))?
+            + pointer_number(run, &format!("/{at}/wasm"))?)
     };
     Ok(total("after")? - total("before")?)
 }
 
-fn memory_rows(browser: &Value, quick: bool) -> Result<Vec<Row>> {
+fn memory_rows(table: &mut Table, browser: &Value, quick: bool) -> Result<()> {
+    table.section(5);
     let memory = browser.get("memory").context("no memory results")?;
     let seconds = number(memory, "seconds")?;
     let length = if quick {
-        format!("{seconds:.0} s, quick run")
+        format!("{seconds:.0} s (quick run)")
     } else {
         format!("{:.0} min", seconds / 60.0)
     };
-    let mut rows = Vec::new();
     for widget in array(memory, "widgets")? {
         let stats = stats_of(array(widget, "runs")?, memory_growth)?;
-        let measure = format!(
-            "JS heap + wasm memory growth, `{}` after {length} at 10×",
-            text(widget, "widget")?
-        );
-        rows.push(Row::measured(5, measure, stats, Unit::Megabytes, Some(MB)));
+        let name = text(widget, "widget")?;
+        let measure = format!("JS heap + wasm memory growth, `{name}`, {length} at 10×");
+        table.measured(measure, stats, Unit::Megabytes, Some(MB));
     }
-    Ok(rows)
+    Ok(())
 }
 
-fn engine_rows(engines: &[EngineResult]) -> Vec<Row> {
-    engines
-        .iter()
-        .map(|engine| match &engine.measured {
-            Some((params, stats)) => Row::measured(
-                6,
-                format!("Engine `{}` ({params}), native", engine.name),
-                *stats,
-                Unit::StepsPerSecond,
-                None,
-            ),
-            None => Row::note(
-                6,
-                format!("Engine `{}`", engine.name),
+fn engine_rows(table: &mut Table, engines: &[EngineResult]) {
+    table.section(6);
+    for engine in engines {
+        let name = engine.name;
+        match &engine.measured {
+            Some(bench) => {
+                let measure = format!("Engine `{name}` ({}), native", bench.params);
+                table.measured(measure, bench.steps_per_second, Unit::StepsPerSecond, None);
+            }
+            None => table.note(
+                format!("Engine `{name}`"),
                 "not measured: no benchmark for it in sim/benches/engines.rs",
             ),
-        })
-        .collect()
+        }
+    }
 }
 
-fn build_rows(builds: &BookBuilds) -> Vec<Row> {
+fn build_rows(table: &mut Table, builds: &BookBuilds) {
+    table.section(7);
     let first = Stats::single(builds.first_s);
-    vec![
-        Row::measured(
-            7,
-            "`mdbook build`, second and later runs",
-            builds.incremental,
-            Unit::Seconds,
-            Some(5.0),
-        ),
-        Row::measured(
-            7,
-            "`mdbook build`, first run of this command",
-            first,
-            Unit::Seconds,
-            None,
-        ),
-        Row::note(7, "First-time setup on a fresh machine", SETUP_NOTE),
-    ]
+    table.measured(
+        "`mdbook build`, second and later runs",
+        builds.incremental,
+        Unit::Seconds,
+        Some(5.0),
+    );
+    table.measured(
+        "`mdbook build`, first run of this command",
+        first,
+        Unit::Seconds,
+        None,
+    );
+    table.note("First-time setup on a fresh machine", SETUP_NOTE);
 }
 
 fn write_page_weights(out: &mut String, browser: &Value) -> Result<()> {
     writeln!(out, "\n## Page weight by type\n")?;
     writeln!(
         out,
-        "Median gzip bytes of each type, in KB; fonts and images are counted raw.\n"
+        "Median gzip bytes of each type, in KB. Fonts and PNG images are counted raw, \
+         because they are compressed already.\n"
     )?;
     writeln!(out, "| Page | {} | total |", RESOURCE_TYPES.join(" | "))?;
     writeln!(out, "|---|{}---|", "---|".repeat(RESOURCE_TYPES.len()))?;
@@ -977,14 +993,13 @@ fn write_bundle(out: &mut String, browser: &Value, functions: &Functions) -> Res
         ("wasm", "widgets/sdbe_widgets_bg.wasm"),
         ("js", "widgets/sdbe_widgets.js"),
     ] {
-        let sizes = browser
-            .pointer(&format!("/bundle/{file}"))
-            .context("no bundle sizes")?;
+        let raw = pointer_number(browser, &format!("/bundle/{file}/raw"))?;
+        let gzip = pointer_number(browser, &format!("/bundle/{file}/gzip"))?;
         writeln!(
             out,
             "| `{path}` | {:.1} KB | {:.1} KB |",
-            number(sizes, "raw")? / KB,
-            number(sizes, "gzip")? / KB
+            raw / KB,
+            gzip / KB
         )?;
     }
     let Functions::Listed {
@@ -994,10 +1009,7 @@ fn write_bundle(out: &mut String, browser: &Value, functions: &Functions) -> Res
     else {
         return Ok(());
     };
-    let bundle_bytes = number(
-        browser.pointer("/bundle/wasm").context("no bundle sizes")?,
-        "raw",
-    )?;
+    let bundle_bytes = pointer_number(browser, "/bundle/wasm/raw")?;
     writeln!(out, "\nLargest functions (`twiggy top`, raw bytes):\n")?;
     writeln!(
         out,
@@ -1063,12 +1075,7 @@ fn write_memory_details(out: &mut String, browser: &Value) -> Result<()> {
     for widget in array(memory, "widgets")? {
         let runs = array(widget, "runs")?;
         let median = |pointer: &str| -> Result<f64> {
-            let stats = stats_of(runs, |run| {
-                run.pointer(pointer)
-                    .and_then(Value::as_f64)
-                    .with_context(|| format!("a memory run has no `{pointer}`"))
-            })?;
-            Ok(stats.median)
+            Ok(stats_of(runs, |run| pointer_number(run, pointer))?.median)
         };
         writeln!(
             out,
@@ -1085,10 +1092,7 @@ fn write_memory_details(out: &mut String, browser: &Value) -> Result<()> {
 }
 
 fn write_method(out: &mut String, browser: &Value) -> Result<()> {
-    let seconds = number(
-        browser.get("memory").context("no memory results")?,
-        "seconds",
-    )?;
+    let seconds = pointer_number(browser, "/memory/seconds")?;
     writeln!(out, "\n## How each figure is measured\n")?;
     let method = [
         "Page weight: each page is loaded in a fresh Chromium profile (cold cache) from a local \
@@ -1099,10 +1103,12 @@ fn write_method(out: &mut String, browser: &Value) -> Result<()> {
          Stock mdbook-mermaid loads it on every page, so that row adds it to the measured page.",
         "Widget bundle: file sizes in `book/widgets/`. `twiggy top` is installed with \
          `cargo install twiggy --locked` when missing.",
-        "First frame: a fresh profile per run. A MutationObserver, installed before the page's \
-         scripts, waits until the first `.sdbe-widget` has `data-mounted` and an \
-         `svg.sdbe-scene`, then the next requestAnimationFrame callback reads \
-         `performance.now()`, which counts from navigation start.",
+        "First frame: a fresh profile per run, which loads the page once with a cold cache and \
+         once more with a warm one. A MutationObserver, installed before the page's scripts, \
+         waits until the first `.sdbe-widget` has `data-mounted` and an `svg.sdbe-scene`, then \
+         the next requestAnimationFrame callback reads `performance.now()`, which counts from \
+         navigation start. The page is not scrolled, and the widget loader starts once a \
+         placeholder is within 400 px of the 1280 × 900 viewport.",
         "Frame cost: the widget plays at 10× for 1 s, then a Chrome DevTools Protocol trace \
          (`devtools.timeline`) records 10 s. The page's main thread is cut into frames at each \
          `BeginMainThreadFrame`, and a frame's cost is the time spent in script \
@@ -1163,6 +1169,13 @@ fn text<'a>(value: &'a Value, key: &str) -> Result<&'a str> {
         .get(key)
         .and_then(Value::as_str)
         .with_context(|| format!("the results have no text `{key}`"))
+}
+
+fn pointer_number(value: &Value, pointer: &str) -> Result<f64> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_f64)
+        .with_context(|| format!("the results have no number at `{pointer}`"))
 }
 
 fn numbers(values: &[Value]) -> Result<Vec<f64>> {
