@@ -7,8 +7,9 @@
 // bundle's file sizes is measured RUNS times. The raw runs go to FILE as JSON,
 // and xtask computes the medians and checks the budgets. Progress goes to
 // stderr. Any failed measurement exits non-zero.
-import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { serveBook, launchBrowser, openPage, waitForWidgets, bookDir } from './harness.mjs';
 
@@ -67,6 +68,24 @@ function parseArgs(argv) {
         throw new Error('usage: node tests/browser/bench.mjs --out FILE [--quick]');
     }
     return { out, quick: argv.includes('--quick') };
+}
+
+/// Launches Chromium with a fresh profile through harness.mjs and returns it
+/// with a `close` that also deletes the profile folder, which harness.mjs
+/// leaves in the temporary folder. The bench launches about 50 browsers a run.
+async function launchFreshBrowser() {
+    const browser = await launchBrowser();
+    const page = await browser.newPage();
+    await page.goto('chrome://version');
+    const profile = dirname((await page.locator('#profile_path').textContent()).trim());
+    await page.close();
+    const close = async () => {
+        await browser.close();
+        if (profile.startsWith(join(tmpdir(), 'sdbe-chromium-'))) {
+            await rm(profile, { recursive: true, force: true });
+        }
+    };
+    return { browser, close };
 }
 
 async function repeat(label, measure) {
@@ -184,7 +203,7 @@ async function loadEverything(page) {
 /// Loads `path` in a fresh browser profile, so nothing comes from a cache, and
 /// returns the size of every response, raw and as zlib level 6 gzip.
 async function pageWeight(server, path) {
-    const browser = await launchBrowser();
+    const { browser, close } = await launchFreshBrowser();
     try {
         const { page, problems } = await openPage(browser);
         const responses = [];
@@ -216,7 +235,7 @@ async function pageWeight(server, path) {
         }
         return { resources };
     } finally {
-        await browser.close();
+        await close();
     }
 }
 
@@ -258,7 +277,7 @@ async function timeFirstFrame(page, url) {
 /// Times the first frame on a first visit in a fresh profile (cold cache),
 /// then on a second visit with the browser's caches filled (warm cache).
 async function firstFrame(server, path) {
-    const browser = await launchBrowser();
+    const { browser, close } = await launchFreshBrowser();
     try {
         const page = await browser.newPage();
         await page.addInitScript(watchFirstFrame);
@@ -267,7 +286,7 @@ async function firstFrame(server, path) {
         const warm = await timeFirstFrame(page, server.base + path);
         return { cold, warm };
     } finally {
-        await browser.close();
+        await close();
     }
 }
 
@@ -465,7 +484,7 @@ async function memoryInUse(page) {
 /// Animates one widget in its own browser for `seconds` and returns its
 /// memory before and after.
 async function memoryGrowth(server, chapter, seconds) {
-    const browser = await launchBrowser();
+    const { browser, close } = await launchFreshBrowser();
     try {
         const { page, problems, widget } = await openWidget(browser, server, chapter);
         const before = await memoryInUse(page);
@@ -477,7 +496,7 @@ async function memoryGrowth(server, chapter, seconds) {
         checkClean(chapter.widget, problems);
         return { before, after, steps };
     } finally {
-        await browser.close();
+        await close();
     }
 }
 
@@ -504,11 +523,14 @@ async function main() {
     const chapters = await widgetChapters(pages);
     const heaviest = await heaviestPage(pages);
     const server = await serveBook();
-    const browser = await launchBrowser();
+    const { browser, close } = await launchFreshBrowser();
     try {
         const result = {
             runs: RUNS,
             quick,
+            speed: FULL_SPEED,
+            warmUpMs: WARM_UP_MS,
+            traceMs: TRACE_MS,
             userAgent: await userAgent(browser),
             bundle: { js: await fileSizes(BUNDLE_JS), wasm: await fileSizes(BUNDLE_WASM) },
             mermaidRuntime: await fileSizes(MERMAID_RUNTIME),
@@ -538,7 +560,7 @@ async function main() {
         result.memory.widgets = await memoryRuns(server, chapters, result.memory.seconds);
         await writeFile(out, JSON.stringify(result, null, 2));
     } finally {
-        await browser.close();
+        await close();
         await server.close();
     }
 }

@@ -864,6 +864,7 @@ fn settings_text(widget: &Value) -> Result<String> {
 
 fn frame_cost_rows(table: &mut Table, browser: &Value) -> Result<()> {
     table.section(4);
+    let speed = text(browser, "speed")?;
     for widget in array(browser, "frameCost")? {
         let name = text(widget, "widget")?;
         let settings = settings_text(widget)?;
@@ -873,7 +874,7 @@ fn frame_cost_rows(table: &mut Table, browser: &Value) -> Result<()> {
         let longest = stats_of(runs, |run| number(run, "longestTask"))?;
         let ms = Unit::Milliseconds;
         table.measured(
-            format!("Frame script + layout p50, `{name}` at 10× ({settings})"),
+            format!("Frame script + layout p50, `{name}` at {speed} ({settings})"),
             p50,
             ms,
             None,
@@ -907,6 +908,7 @@ fn memory_growth(run: &Value) -> Result<f64> {
 
 fn memory_rows(table: &mut Table, browser: &Value, quick: bool) -> Result<()> {
     table.section(5);
+    let speed = text(browser, "speed")?;
     let memory = browser.get("memory").context("no memory results")?;
     let seconds = number(memory, "seconds")?;
     let length = if quick {
@@ -917,7 +919,7 @@ fn memory_rows(table: &mut Table, browser: &Value, quick: bool) -> Result<()> {
     for widget in array(memory, "widgets")? {
         let stats = stats_of(array(widget, "runs")?, memory_growth)?;
         let name = text(widget, "widget")?;
-        let measure = format!("JS heap + wasm memory growth, `{name}`, {length} at 10×");
+        let measure = format!("JS heap + wasm memory growth, `{name}`, {length} at {speed}");
         table.measured(measure, stats, Unit::Megabytes, Some(MB));
     }
     Ok(())
@@ -1092,47 +1094,63 @@ fn write_memory_details(out: &mut String, browser: &Value) -> Result<()> {
 }
 
 fn write_method(out: &mut String, browser: &Value) -> Result<()> {
-    let seconds = pointer_number(browser, "/memory/seconds")?;
-    writeln!(out, "\n## How each figure is measured\n")?;
+    let speed = text(browser, "speed")?;
+    let warm_up_s = number(browser, "warmUpMs")? / 1000.0;
+    let trace_s = number(browser, "traceMs")? / 1000.0;
+    let memory_s = pointer_number(browser, "/memory/seconds")?;
     let method = [
         "Page weight: each page is loaded in a fresh Chromium profile (cold cache) from a local \
          server, every widget is scrolled into view and every diagram drawn, and each response \
          body is compressed with zlib level 6, as an estimate of GitHub Pages' gzip. The widget \
-         bundle is `widgets/sdbe_widgets.js` and `.wasm`; diagrams are mdbook-mermaid's \
+         bundle is `widgets/sdbe_widgets.js` and `.wasm`, and diagrams are mdbook-mermaid's \
          `mermaid.min.js`, which `theme/mermaid-init.js` loads only on pages with a diagram. \
-         Stock mdbook-mermaid loads it on every page, so that row adds it to the measured page.",
+         Stock mdbook-mermaid loads it on every page, so that row adds it to the measured page."
+            .to_string(),
         "Widget bundle: file sizes in `book/widgets/`. `twiggy top` is installed with \
-         `cargo install twiggy --locked` when missing.",
+         `cargo install twiggy --locked` when missing."
+            .to_string(),
         "First frame: a fresh profile per run, which loads the page once with a cold cache and \
          once more with a warm one. A MutationObserver, installed before the page's scripts, \
          waits until the first `.sdbe-widget` has `data-mounted` and an `svg.sdbe-scene`, then \
          the next requestAnimationFrame callback reads `performance.now()`, which counts from \
          navigation start. The page is not scrolled, and the widget loader starts once a \
-         placeholder is within 400 px of the 1280 × 900 viewport.",
-        "Frame cost: the widget plays at 10× for 1 s, then a Chrome DevTools Protocol trace \
-         (`devtools.timeline`) records 10 s. The page's main thread is cut into frames at each \
-         `BeginMainThreadFrame`, and a frame's cost is the time spent in script \
-         (`FireAnimationFrame`, `FunctionCall`, `TimerFire`, `EventDispatch`, and the like) and \
-         in style and layout (`UpdateLayoutTree`, `Layout`), overlaps counted once. The longest \
-         task is the longer of the trace's longest `RunTask` and the Long Tasks API's longest \
-         entry.",
-        "Memory: each widget plays at 10× in its own Chromium, all three at once. Before and \
-         after, a garbage collection runs (`HeapProfiler.collectGarbage`), then the JS heap is \
-         `Runtime.getHeapUsage().usedSize` and the wasm memory is the byte length of the \
-         bundle's exported `memory`, which never shrinks.",
-        "Engines: criterion times `step()` on an engine that keeps running, after 10,000 \
-         warm-up steps, in 20 samples. The figures are the median, minimum and maximum over the \
-         samples. The bench profile inherits the release profile's `opt-level = \"s\"` and LTO.",
-        "Book build: `mdbook build --dest-dir` into a scratch folder, once and then 5 more times. \
-         Every run also runs the preprocessors, `mdbook-sdbe` through `cargo run` included.",
+         placeholder is within 400 px of the 1280 × 900 viewport."
+            .to_string(),
+        format!(
+            "Frame cost: the widget plays at {speed} for {warm_up_s:.0} s, then a Chrome DevTools \
+             Protocol trace (`devtools.timeline`) records {trace_s:.0} s. The page's main thread \
+             is cut into frames at each `BeginMainThreadFrame`, and a frame's cost is the time \
+             spent in script (`FireAnimationFrame`, `FunctionCall`, `TimerFire`, `EventDispatch`, \
+             and the like) and in style and layout (`UpdateLayoutTree`, `Layout`), overlaps \
+             counted once. The longest task is the longer of the trace's longest `RunTask` and \
+             the Long Tasks API's longest entry."
+        ),
+        format!(
+            "Memory: each widget plays at {speed} for {memory_s:.0} s in its own Chromium, all \
+             widgets at once. Before and after, a garbage collection runs \
+             (`HeapProfiler.collectGarbage`), then the JS heap is \
+             `Runtime.getHeapUsage().usedSize` and the wasm memory is the byte length of the \
+             bundle's exported `memory`, which never shrinks."
+        ),
+        "Engines: criterion times `step()` on an engine that keeps running, after warm-up \
+         steps that fill its queues and windows. The figures are the median, minimum and \
+         maximum over criterion's samples. The bench profile inherits the release profile's \
+         `opt-level = \"s\"` and LTO."
+            .to_string(),
+        format!(
+            "Book build: `mdbook build --dest-dir` into a scratch folder, once and then \
+             {INCREMENTAL_BUILDS} more times. Every run also runs the preprocessors, \
+             `mdbook-sdbe` through `cargo run` included."
+        ),
     ];
+
+    writeln!(out, "\n## How each figure is measured\n")?;
     for (number, text) in method.iter().enumerate() {
         writeln!(out, "{}. {text}", number + 1)?;
     }
     writeln!(
         out,
-        "\nThe memory runs animated for {seconds:.0} s each. The planned gossip and Raft widgets \
-         have no figures until they exist."
+        "\nThe planned gossip and Raft widgets have no figures until they exist."
     )?;
     Ok(())
 }
@@ -1183,4 +1201,107 @@ fn numbers(values: &[Value]) -> Result<Vec<f64>> {
         .iter()
         .map(|value| value.as_f64().context("a sample is not a number"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn run_of(total_gzip: f64) -> Value {
+        json!({ "resources": [
+            { "path": "beginner/20-token-bucket.html", "category": "html", "raw": 1, "gzip": 1000.0 },
+            { "path": "widgets/sdbe_widgets_bg.wasm", "category": "wasm", "raw": 1, "gzip": 2000.0 },
+            { "path": "assets/mermaid.min.js", "category": "diagrams", "raw": 1, "gzip": total_gzip - 3000.0 },
+        ] })
+    }
+
+    fn browser_results() -> Value {
+        let frame = json!({ "cold": { "mounted": 90.0, "frame": 100.0 }, "warm": { "mounted": 40.0, "frame": 50.0 } });
+        let frames = json!({ "frames": 600, "p50": 1.0, "p95": 2.0, "longestTask": 9.0, "longTasksOver50ms": 0, "steps": 10 });
+        let memory = json!({ "before": { "jsHeap": 1e6, "wasm": 1e6 }, "after": { "jsHeap": 1e6, "wasm": 3e6 }, "steps": 10 });
+        json!({
+            "runs": 1, "quick": true, "userAgent": "HeadlessChrome", "speed": "10×",
+            "warmUpMs": 1000, "traceMs": 10000,
+            "bundle": { "js": { "raw": 10.0, "gzip": 5.0 }, "wasm": { "raw": 100.0, "gzip": 50.0 } },
+            "mermaidRuntime": { "raw": 10.0, "gzip": 4000.0 },
+            "pageWeight": [
+                { "label": "typical", "path": "beginner/20-token-bucket.html", "runs": [run_of(400.0 * KB)] },
+                { "label": "without widgets", "path": "introduction.html", "runs": [run_of(9000.0)] },
+            ],
+            "firstFrame": [{ "widget": "token-bucket", "path": "beginner/20-token-bucket.html", "runs": [frame] }],
+            "frameCost": [{ "widget": "token-bucket", "path": "beginner/20-token-bucket.html", "settings": {}, "runs": [frames] }],
+            "memory": { "seconds": 30, "widgets": [{ "widget": "token-bucket", "runs": [memory] }] },
+        })
+    }
+
+    fn report() -> String {
+        let header = Header {
+            cpu: "CPU".to_string(),
+            load_start: "1, 1, 1".to_string(),
+            load_end: "2, 2, 2".to_string(),
+            cores: 2,
+            ram_bytes: 4.0 * KB * MB,
+            date: "2026-12-04".to_string(),
+            command: "cargo xtask bench --quick".to_string(),
+            quick: true,
+            book_built: "2026-12-04 12:00 UTC".to_string(),
+        };
+        let builds = BookBuilds {
+            first_s: 2.0,
+            incremental: Stats::single(1.0),
+        };
+        let engines = [EngineResult {
+            name: "token-bucket",
+            measured: None,
+        }];
+        let functions = Functions::InstallFailed("no network".to_string());
+        match render(&header, &builds, &engines, &functions, &browser_results()) {
+            Ok(report) => report,
+            Err(err) => panic!("rendering the fixture failed: {err:#}"),
+        }
+    }
+
+    fn row_starting(report: &str, start: &str) -> String {
+        let line = report.lines().find(|line| line.starts_with(start));
+        line.unwrap_or_else(|| panic!("no row starts with {start:?} in:\n{report}"))
+            .to_string()
+    }
+
+    #[test]
+    fn median_of_even_count_is_mean_of_middle() {
+        let stats = Stats::of(&[4.0, 1.0, 3.0, 2.0]).expect("four values");
+
+        assert_eq!(stats.median, 2.5);
+        assert_eq!(stats.min, 1.0);
+        assert_eq!(stats.max, 4.0);
+    }
+
+    #[test]
+    fn report_marks_missed_budget() {
+        let report = report();
+
+        let typical = row_starting(&report, "| 1 | Typical page");
+        assert!(typical.ends_with("| ≤ 300.0 KB | **no** |"), "{typical}");
+        let frame = row_starting(&report, "| 3 | First frame");
+        assert!(
+            frame.ends_with("| 100 ms | one measurement | ≤ 300 ms | yes |"),
+            "{frame}"
+        );
+    }
+
+    #[test]
+    fn report_shows_failures_and_gaps() {
+        let report = report();
+
+        let twiggy = row_starting(&report, "| 2 | Largest functions");
+        assert!(twiggy.contains("failed: no network"), "{twiggy}");
+        let engine = row_starting(&report, "| 6 | Engine `token-bucket`");
+        assert!(engine.contains("not measured"), "{engine}");
+        let memory = row_starting(&report, "| 5 | JS heap + wasm memory growth");
+        assert!(memory.contains("30 s (quick run)"), "{memory}");
+        assert!(memory.ends_with("| **no** |"), "{memory}");
+        assert!(report.contains("**Quick run**"));
+    }
 }
