@@ -8,7 +8,7 @@ use thiserror::Error;
 pub struct ConfigError {
     /// The parameter's name as the directive spells it.
     pub field: &'static str,
-    /// What is wrong and which values are accepted.
+    /// The problem and the accepted values.
     pub reason: String,
 }
 

@@ -63,7 +63,7 @@ impl LatencyHistogram {
         self.0.len()
     }
 
-    /// Whether nothing has been recorded.
+    /// Returns whether nothing has been recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -87,7 +87,7 @@ impl LatencyHistogram {
 pub struct Metric {
     /// Stable name for tests and styles, in kebab case.
     pub key: &'static str,
-    /// What the panel shows above the value.
+    /// Label shown above the value.
     pub label: &'static str,
     /// The value, for comparisons.
     pub value: f64,
@@ -123,7 +123,7 @@ impl Metric {
 /// A value worth watching over time, drawn as a sparkline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
-    /// What the sparkline shows, with its unit.
+    /// Label of the sparkline, with its unit.
     pub label: &'static str,
     /// The current value.
     pub value: f64,

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
-/// Longest frame gap passed on, so a widget does not jump after a stall.
+/// Maximum frame gap passed on, so a widget does not jump after a stall.
 const MAX_FRAME_MS: f64 = 100.0;
 
 type FrameCallback = Closure<dyn FnMut(f64)>;
@@ -77,7 +77,7 @@ impl SteppingClock {
     }
 }
 
-/// Whether the reader's system asks for reduced motion.
+/// Returns whether the reader's system requests reduced motion.
 pub fn prefers_reduced_motion() -> bool {
     web_sys::window()
         .and_then(|window| {

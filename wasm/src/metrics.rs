@@ -60,7 +60,7 @@ fn card(key: &'static str, label: &str, text: &str) -> Html {
 /// Properties of [`Sparkline`].
 #[derive(Properties, PartialEq)]
 pub struct SparklineProps {
-    /// What the values measure, with the unit.
+    /// Label of the values, with the unit.
     pub label: AttrValue,
     /// Values oldest first.
     pub values: Vec<f64>,

@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use crate::tools::{cmd, run, step};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Where the book's source expects the bundle; mdBook copies it unhashed.
+/// Bundle folder in the book's source, which mdBook copies without hashing.
 const BUNDLE_DIR: &str = "src/widgets";
-/// Where the Mermaid runtime goes; mdBook copies it unhashed.
+/// Mermaid runtime path in the book's source, which mdBook copies without hashing.
 const MERMAID_JS: &str = "src/assets/mermaid.min.js";
 
 /// Builds the widgets in release mode, then binds and shrinks the bundle.

@@ -103,7 +103,7 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
             workers: value as u32,
         })
     });
-    // Start from the engine's configuration, which holds the clients and
+    // Start from the engine's configuration, which contains the clients and
     // workers the reader has set since the start.
     let current = match &run.engine {
         Ok(server) => server.config().clone(),
