@@ -5,7 +5,9 @@
 //! configuration type at build time. `{{#tabs}}`, `{{#tab LABEL}}` and
 //! `{{#endtabs}}` wrap the Go and Python listings in tabs. Directives inside
 //! fenced code blocks, or written with a leading backslash, stay as text.
+//! A ```` ```mermaid ```` block becomes an inline SVG drawing of the diagram.
 
+mod diagram;
 mod directive;
 mod tabs;
 mod widget;
@@ -104,16 +106,39 @@ pub fn process(content: &str) -> Result<String, Vec<DirectiveError>> {
     let mut errors = Vec::new();
     let mut tabs = tabs::TabsState::default();
     let mut fence: Option<String> = None;
+    // An open ```mermaid block: its first line number and its source so far.
+    let mut diagram: Option<(usize, String)> = None;
 
     for (index, line) in content.split_inclusive('\n').enumerate() {
         let number = index + 1;
         if let Some(marker) = fence_marker(line) {
             match &fence {
-                Some(open) if marker.starts_with(open.as_str()) => fence = None,
+                Some(open) if marker.starts_with(open.as_str()) => {
+                    fence = None;
+                    if let Some((start, source)) = diagram.take() {
+                        let prefix = format!("d{:x}", short_hash(&source));
+                        match diagram::render(&source, &prefix) {
+                            Ok(figure) => out.push_str(&figure),
+                            Err(reason) => errors.push(DirectiveError::new(start, 1, reason)),
+                        }
+                        continue;
+                    }
+                }
                 Some(_) => {}
-                None => fence = Some(marker),
+                None => {
+                    if line.trim_start()[marker.len()..].trim() == "mermaid" {
+                        diagram = Some((number, String::new()));
+                        fence = Some(marker);
+                        continue;
+                    }
+                    fence = Some(marker);
+                }
             }
             out.push_str(line);
+            continue;
+        }
+        if let Some((_, source)) = &mut diagram {
+            source.push_str(line);
             continue;
         }
         if fence.is_some() {
@@ -128,6 +153,13 @@ pub fn process(content: &str) -> Result<String, Vec<DirectiveError>> {
             }
         }
     }
+    if let Some((start, _)) = diagram {
+        errors.push(DirectiveError::new(
+            start,
+            1,
+            "unclosed ```mermaid block: close it with ``` on its own line",
+        ));
+    }
     if let Some(err) = tabs.finish(content.lines().count()) {
         errors.push(err);
     }
@@ -136,6 +168,15 @@ pub fn process(content: &str) -> Result<String, Vec<DirectiveError>> {
     } else {
         Err(errors)
     }
+}
+
+/// A short, stable name for a diagram, to scope its SVG ids on the page.
+fn short_hash(text: &str) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    // Eight hex digits are plenty to tell a page's diagrams apart.
+    hasher.finish() as u32
 }
 
 /// Returns the backticks or tildes that open or close a fenced code block.

@@ -182,3 +182,101 @@ fn tab_outside_group_is_rejected() {
 
     assert!(err.reason.contains("outside"), "{}", err.reason);
 }
+
+#[test]
+fn mermaid_block_becomes_inline_svg_with_theme_colours() {
+    let out =
+        process("text\n\n```mermaid\nflowchart LR\n    A[Client] --> B[Server]\n```\n").unwrap();
+
+    assert!(
+        out.starts_with("text\n\n<figure class=\"sdbe-diagram\">\n<svg"),
+        "{out}"
+    );
+    assert!(out.contains(">Client<"), "{out}");
+    assert!(!out.contains("```"), "{out}");
+    // The placeholder colours that theme/diagrams.css repaints.
+    assert!(out.contains("fill=\"#f5f6fa\""), "{out}");
+    assert!(out.contains("stroke=\"#4b5563\""), "{out}");
+    // A blank line would end the raw HTML block early.
+    let figure = out.trim_start_matches("text\n\n").trim_end();
+    assert!(!figure.contains("\n\n"), "{out}");
+}
+
+#[test]
+fn diagram_ids_are_unique_to_the_diagram() {
+    let first = process("```mermaid\nflowchart LR\n    A --> B\n```\n").unwrap();
+    let second = process("```mermaid\nflowchart LR\n    C --> D\n```\n").unwrap();
+    let ids = |svg: &str| -> Vec<String> {
+        svg.match_indices(" id=\"")
+            .map(|(at, _)| svg[at + 5..].split('"').next().unwrap_or("").to_string())
+            .collect()
+    };
+
+    for id in ids(&first) {
+        assert!(!ids(&second).contains(&id), "both diagrams use id `{id}`");
+    }
+    let unique: std::collections::HashSet<_> = ids(&first).into_iter().collect();
+    assert_eq!(unique.len(), ids(&first).len(), "repeated ids in {first}");
+}
+
+#[test]
+fn invalid_diagram_reports_its_fence_line() {
+    let err = first_error("# Title\n\n```mermaid\nflowchart LR\n    A -->\n```\n");
+
+    assert_eq!((err.line, err.column), (3, 1));
+    assert!(
+        err.reason.contains("invalid Mermaid diagram"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn unclosed_diagram_is_an_error() {
+    let err = first_error("```mermaid\nflowchart LR\n    A --> B\n");
+
+    assert_eq!(err.line, 1);
+    assert!(
+        err.reason.contains("unclosed ```mermaid block"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn other_code_blocks_stay_as_they_are() {
+    let text = "```go\nfmt.Println(\"{{#widget nope}}\")\n```\n";
+
+    assert_eq!(process(text).unwrap(), text);
+}
+
+#[test]
+fn quoted_edge_label_is_drawn_without_quotes() {
+    let out = process("```mermaid\nflowchart LR\n    A -->|\"yes: hit\"| B\n```\n").unwrap();
+
+    assert!(out.contains(">yes: hit<"), "{out}");
+    assert!(!out.contains("&quot;yes"), "{out}");
+}
+
+#[test]
+fn dropped_sequence_message_is_an_error() {
+    let err =
+        first_error("```mermaid\nsequenceDiagram\n    A->>B: pay\n    B--xA: lost reply\n```\n");
+
+    assert_eq!(err.line, 1);
+    assert!(
+        err.reason
+            .contains("left out the message `B--xA: lost reply`"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn drawn_sequence_messages_pass() {
+    let out = process(
+        "```mermaid\nsequenceDiagram\n    A->>B: pay<br/>now\n    B-->>A: 200 & the proxy's done\n```\n",
+    );
+
+    assert!(out.is_ok(), "{out:?}");
+}

@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 ///
 /// The placeholder carries the full configuration, defaults filled in, so the
 /// widget never guesses. The fallback text is what readers without JavaScript
-/// and the print page see until the widget mounts.
+/// and the print page see until the widget mounts. The script after it asks
+/// the loader in `theme/head.hbs` to fetch the bundle and mount the widget
+/// as soon as the parser reaches it.
 pub(crate) fn render(
     name: &str,
     params: Map<String, Value>,
@@ -30,7 +32,7 @@ pub(crate) fn render(
         "<div class=\"sdbe-widget\" data-widget=\"{name}\" data-config=\"{config}\"{seed_attr}>\
          <div class=\"sdbe-widget-fallback\"><p><strong>Interactive widget:</strong> {summary} \
          Settings: {settings}. It runs in the browser and needs JavaScript and WebAssembly.</p>\
-         </div></div>",
+         </div></div><script>window.sdbeWidgets?.mount()</script>",
         config = escape_attr(&config.to_string()),
         summary = escape_text(kind.summary),
         settings = escape_text(&summary.join(", ")),

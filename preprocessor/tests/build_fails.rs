@@ -1,6 +1,6 @@
-//! Runs real `mdbook build` on small fixture books: a bad widget directive must
-//! fail the build with the chapter's path, line and reason, and a good one must
-//! build into a placeholder.
+//! Runs real `mdbook build` on small fixture books: a bad widget directive or
+//! diagram must fail the build with the chapter's path, line and reason, and a
+//! good directive must build into a placeholder.
 //!
 //! Needs `mdbook` on PATH (`cargo xtask test` installs it), or its path in the
 //! `MDBOOK` environment variable.
@@ -157,4 +157,15 @@ fn valid_widget_builds_into_placeholder() {
     );
     assert!(html.contains("data-widget=\"token-bucket\""), "{html}");
     assert!(html.contains("data-seed=\"3\""), "{html}");
+}
+
+#[test]
+fn invalid_diagram_fails_build() {
+    let chapter = format!("{INTRO}```mermaid\nflowchart LR\n    A -->\n```\n");
+
+    assert_fails_with(
+        "invalid_diagram",
+        &chapter,
+        "src/part/chapter.md:5:1: invalid Mermaid diagram",
+    );
 }

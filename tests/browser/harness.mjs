@@ -4,10 +4,9 @@
 // The browser is the system's Chromium (SDBE_CHROMIUM, set by `cargo xtask
 // test`); playwright-core never downloads one of its own.
 import { createServer } from 'node:http';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { extname, join, normalize, resolve } from 'node:path';
-import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -58,11 +57,12 @@ export async function serveBook() {
     return { base: `http://127.0.0.1:${port}/`, close: () => new Promise((done) => server.close(done)) };
 }
 
-/// Launches headless Chromium with the flags this machine's closed network needs.
+/// Launches headless Chromium with the flags this machine's closed network
+/// needs, in a fresh profile folder that closing the browser deletes.
 export async function launchBrowser() {
     const executablePath = process.env.SDBE_CHROMIUM ?? '/usr/bin/chromium';
     const userDataDir = await mkdtemp(join(tmpdir(), 'sdbe-chromium-'));
-    return chromium.launchPersistentContext(userDataDir, {
+    const context = await chromium.launchPersistentContext(userDataDir, {
         executablePath,
         headless: true,
         args: [
@@ -76,6 +76,12 @@ export async function launchBrowser() {
         ],
         viewport: { width: 1280, height: 900 },
     });
+    const closeBrowser = context.close.bind(context);
+    context.close = async () => {
+        await closeBrowser();
+        await rm(userDataDir, { recursive: true, force: true });
+    };
+    return context;
 }
 
 /// Opens a page that records console errors, uncaught exceptions and failed requests.

@@ -44,13 +44,13 @@ test('every page loads without errors and mounts its widgets', async () => {
             await page.waitForTimeout(200);
             assert.deepEqual(bundleRequests, [], `${path} has no widget but loaded the bundle`);
         }
-        const diagrams = await page.locator('pre.mermaid').count();
-        if (diagrams > 0) {
-            await page.waitForFunction(
-                () => Array.from(document.querySelectorAll('pre.mermaid')).every((pre) => pre.querySelector('svg')),
-                null,
-                { timeout: 20_000 },
-            );
+        // Diagrams arrive drawn: no Mermaid source is left on the page, and
+        // every drawing has a size and labels.
+        assert.equal(await page.locator('code.language-mermaid, pre.mermaid').count(), 0, `${path}: undrawn diagram`);
+        for (const diagram of await page.locator('.sdbe-diagram svg').all()) {
+            const box = await diagram.boundingBox();
+            assert.ok(box && box.width > 100 && box.height > 50, `${path}: diagram drawn at ${JSON.stringify(box)}`);
+            assert.ok((await diagram.locator('text').count()) > 0, `${path}: diagram without labels`);
         }
         assert.deepEqual(problems, [], `${path}: console or network problems`);
         await page.close();

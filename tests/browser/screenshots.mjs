@@ -1,6 +1,7 @@
 // Takes screenshots of the built book for review, not for assertions:
 // each chapter with a widget in the light and navy themes, and its widget
-// alone at 360 px wide. Usage: node tests/browser/screenshots.mjs [page ...]
+// alone at 360 px wide, and each diagram in all five themes.
+// Usage: node tests/browser/screenshots.mjs [page ...]
 import { mkdir } from 'node:fs/promises';
 import { serveBook, launchBrowser, openPage, waitForWidgets } from './harness.mjs';
 
@@ -40,6 +41,17 @@ try {
             }
             if (problems.length > 0) {
                 console.error(`${path} (${theme}, ${width}px):\n  ${problems.join('\n  ')}`);
+            }
+            await page.close();
+        }
+        for (const theme of ['light', 'rust', 'coal', 'navy', 'ayu']) {
+            const { page } = await openPage(browser);
+            await page.setViewportSize({ width: 1280, height: 900 });
+            await page.addInitScript((chosen) => localStorage.setItem('mdbook-theme', chosen), theme);
+            await page.goto(server.base + path, { waitUntil: 'load' });
+            const diagrams = await page.locator('.sdbe-diagram').all();
+            for (const [index, diagram] of diagrams.entries()) {
+                await diagram.screenshot({ path: `${outDir}${name}-diagram${index + 1}-${theme}.png` });
             }
             await page.close();
         }

@@ -4,15 +4,13 @@ use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::tools::{cmd, run, step};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Bundle folder in the book's source, which mdBook copies without hashing.
 const BUNDLE_DIR: &str = "src/widgets";
-/// Mermaid runtime path in the book's source, which mdBook copies without hashing.
-const MERMAID_JS: &str = "src/assets/mermaid.min.js";
 
 /// Builds the widgets in release mode, then binds and shrinks the bundle.
 ///
@@ -51,34 +49,14 @@ pub(crate) fn build_widgets() -> Result<()> {
     Ok(())
 }
 
-/// Copies mdbook-mermaid's Mermaid runtime next to the book's sources.
-fn mermaid_runtime() -> Result<()> {
-    if Path::new(MERMAID_JS).exists() {
-        return Ok(());
-    }
-    let scratch = Path::new("target/mermaid-install");
-    fs::create_dir_all(scratch)?;
-    fs::write(
-        scratch.join("book.toml"),
-        "[book]\ntitle = \"mermaid runtime\"\n",
-    )?;
-    run(cmd("mdbook-mermaid").arg("install").arg(scratch))?;
-    fs::create_dir_all("src/assets")?;
-    fs::copy(scratch.join("mermaid.min.js"), MERMAID_JS)
-        .context("mdbook-mermaid install did not write mermaid.min.js")?;
-    Ok(())
-}
-
 /// Builds the book into `book/`.
 pub(crate) fn build_book() -> Result<()> {
-    mermaid_runtime()?;
     step("building the book (mdbook build)");
     run(cmd("mdbook").arg("build"))
 }
 
 /// Serves the book with live reload until interrupted.
 pub(crate) fn serve() -> Result<()> {
-    mermaid_runtime()?;
     step("serving on http://127.0.0.1:3000 (Ctrl-C stops)");
     run(cmd("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", "3000"]))
 }

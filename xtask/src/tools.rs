@@ -10,8 +10,9 @@ use anyhow::{Context, Result, bail};
 
 /// mdBook release the book is built and tested with.
 const MDBOOK_VERSION: &str = "0.5.4";
-/// mdbook-mermaid release that supports mdBook 0.5.
-const MDBOOK_MERMAID_VERSION: &str = "0.17.1";
+/// mdbook-mermaid release that supports mdBook 0.5, for the benchmark's
+/// side-by-side page weight only.
+pub(crate) const MDBOOK_MERMAID_VERSION: &str = "0.17.1";
 
 /// Returns the repository root: the parent of this crate's folder.
 pub(crate) fn repo_root() -> Result<PathBuf> {
@@ -108,7 +109,6 @@ fn home() -> PathBuf {
 pub(crate) fn book_tools() -> Result<()> {
     wasm_target()?;
     cargo_install("mdbook", MDBOOK_VERSION, true)?;
-    cargo_install("mdbook-mermaid", MDBOOK_MERMAID_VERSION, true)?;
     // wasm-bindgen-cli must match the crate version in Cargo.lock exactly.
     // `--locked` fails to build it on these machines, so it is left out.
     let bindgen = locked_version("wasm-bindgen")?;
@@ -194,7 +194,7 @@ fn wasm_target() -> Result<()> {
     run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
 }
 
-fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<()> {
+pub(crate) fn cargo_install(krate: &str, version: &str, locked: bool) -> Result<()> {
     cargo_install_as(krate, krate, version, locked)
 }
 
