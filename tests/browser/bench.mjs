@@ -7,9 +7,8 @@
 // bundle's file sizes is measured RUNS times. The raw runs go to FILE as JSON,
 // and xtask computes the medians and checks the budgets. Progress goes to
 // stderr. Any failed measurement exits non-zero.
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { serveBook, launchBrowser, openPage, waitForWidgets, bookDir } from './harness.mjs';
 
@@ -19,8 +18,11 @@ const RUNS = 5;
 const TYPICAL_PAGE = 'beginner/20-token-bucket.html';
 /// A page with no widget, for comparison.
 const PAGE_WITHOUT_WIDGETS = 'introduction.html';
-/// Path of mdbook-mermaid's runtime inside the book.
-const MERMAID_RUNTIME = 'assets/mermaid.min.js';
+/// Stock mdbook-mermaid's runtime, which xtask fetches for the side-by-side
+/// figure. The book itself draws its diagrams at build time.
+const MERMAID_RUNTIME = process.env.SDBE_MERMAID_RUNTIME;
+/// The inline SVG diagrams the preprocessor writes into a page.
+const DIAGRAM = /<figure class="sdbe-diagram">[\s\S]*?<\/figure>/g;
 /// Paths of the widget bundle inside the book.
 const BUNDLE_JS = 'widgets/sdbe_widgets.js';
 const BUNDLE_WASM = 'widgets/sdbe_widgets_bg.wasm';
@@ -70,22 +72,11 @@ function parseArgs(argv) {
     return { out, quick: argv.includes('--quick') };
 }
 
-/// Launches Chromium with a fresh profile through harness.mjs and returns it
-/// with a `close` that also deletes the profile folder, which harness.mjs
-/// leaves in the temporary folder. The bench launches about 50 browsers a run.
+/// Launches Chromium with a fresh profile, so nothing comes from a cache.
+/// Closing it deletes the profile.
 async function launchFreshBrowser() {
     const browser = await launchBrowser();
-    const page = await browser.newPage();
-    await page.goto('chrome://version');
-    const profile = dirname((await page.locator('#profile_path').textContent()).trim());
-    await page.close();
-    const close = async () => {
-        await browser.close();
-        if (profile.startsWith(join(tmpdir(), 'sdbe-chromium-'))) {
-            await rm(profile, { recursive: true, force: true });
-        }
-    };
-    return { browser, close };
+    return { browser, close: () => browser.close() };
 }
 
 async function repeat(label, measure) {
@@ -118,7 +109,7 @@ function gzipSize(bytes) {
 }
 
 async function fileSizes(path) {
-    const bytes = await readFile(join(bookDir, path));
+    const bytes = await readFile(path.startsWith('/') ? path : join(bookDir, path));
     return { raw: bytes.length, gzip: gzipSize(bytes) };
 }
 
@@ -137,20 +128,17 @@ async function widgetChapters(pages) {
 }
 
 /// Picks the page with the most gzip bytes from its HTML and from the widget
-/// bundle and Mermaid runtime it loads. The theme's CSS and JS are the same on
+/// bundle it loads. The theme's CSS and JS are the same on
 /// every page, so the estimate leaves them out.
 /// NOTE: fonts are left out too, although pages load different font files
 /// (code, italics), so a page heavier only by its fonts may not be picked.
 async function heaviestPage(pages) {
     const bundle = (await fileSizes(BUNDLE_JS)).gzip + (await fileSizes(BUNDLE_WASM)).gzip;
-    const mermaid = (await fileSizes(MERMAID_RUNTIME)).gzip;
     let heaviest = null;
     for (const page of pages) {
         const html = await readFile(join(bookDir, page));
         const text = html.toString('utf8');
-        const estimate = gzipSize(html)
-            + (text.includes('class="sdbe-widget"') ? bundle : 0)
-            + (text.includes('class="mermaid"') ? mermaid : 0);
+        const estimate = gzipSize(html) + (text.includes('class="sdbe-widget"') ? bundle : 0);
         if (!heaviest || estimate > heaviest.estimate) {
             heaviest = { page, estimate };
         }
@@ -163,10 +151,7 @@ async function heaviestPage(pages) {
 
 const COMPRESSIBLE = /^(text\/|application\/(javascript|json|wasm|xml)|image\/svg\+xml)/;
 
-function category(path, contentType) {
-    if (path.endsWith(MERMAID_RUNTIME)) {
-        return 'diagrams';
-    }
+function category(contentType) {
     if (contentType.startsWith('text/html')) {
         return 'html';
     }
@@ -185,18 +170,13 @@ function category(path, contentType) {
     return 'other';
 }
 
-/// Scrolls every widget into view and waits for the widgets and diagrams, so
-/// that every lazily loaded resource has been requested.
+/// Scrolls every widget into view and waits for the widgets, so that every
+/// lazily loaded resource has been requested.
 async function loadEverything(page) {
     for (const widget of await page.locator('.sdbe-widget').all()) {
         await widget.scrollIntoViewIfNeeded();
     }
     await waitForWidgets(page);
-    await page.waitForFunction(
-        () => [...document.querySelectorAll('pre.mermaid')].every((block) => block.querySelector('svg')),
-        null,
-        { timeout: 20_000 },
-    );
     await page.waitForLoadState('networkidle');
 }
 
@@ -225,13 +205,19 @@ async function pageWeight(server, path) {
             const url = new URL(response.url());
             const contentType = response.headers()['content-type'] ?? '';
             const body = await response.body();
-            const gzip = COMPRESSIBLE.test(contentType) ? gzipSize(body) : body.length;
-            resources.push({
-                path: url.pathname.slice(1),
-                category: category(url.pathname, contentType),
-                raw: body.length,
-                gzip,
-            });
+            let gzip = COMPRESSIBLE.test(contentType) ? gzipSize(body) : body.length;
+            const path = url.pathname.slice(1);
+            if (contentType.startsWith('text/html')) {
+                // Diagrams travel inside the HTML. Count their SVG, gzipped on
+                // its own, as diagrams, and the rest of the page as HTML.
+                const svg = (body.toString('utf8').match(DIAGRAM) ?? []).join('\n');
+                if (svg) {
+                    const diagrams = Math.min(gzipSize(Buffer.from(svg)), gzip);
+                    resources.push({ path: `${path}#diagrams`, category: 'diagrams', raw: svg.length, gzip: diagrams });
+                    gzip -= diagrams;
+                }
+            }
+            resources.push({ path, category: category(contentType), raw: body.length, gzip });
         }
         return { resources };
     } finally {
@@ -268,8 +254,7 @@ async function timeFirstFrame(page, url) {
         return await handle.jsonValue();
     } catch (err) {
         throw new Error(
-            `${url}: the first widget did not draw within 20 s. The loader waits until a placeholder `
-            + `is within 400 px of the viewport, and this measurement does not scroll: ${err.message}`,
+            `${url}: the first widget did not draw within 20 s: ${err.message}`,
         );
     }
 }
