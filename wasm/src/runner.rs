@@ -376,6 +376,17 @@ impl<E: Engine + 'static> RunnerHandle<E> {
         self.update.force_update();
     }
 
+    /// Returns a callback for a parameter field: it applies the field's new
+    /// value to a copy of `config` with `edit` and rebuilds the engine from it.
+    pub fn configure(&self, config: &E::Config, edit: fn(&mut E::Config, f64)) -> Callback<f64> {
+        let config = config.clone();
+        self.callback(move |value: f64| {
+            let mut config = config.clone();
+            edit(&mut config, value);
+            Command::Configure(config)
+        })
+    }
+
     /// Returns a callback that sends the command the closure builds.
     pub fn callback<T: 'static>(&self, make: impl Fn(T) -> Command<E> + 'static) -> Callback<T> {
         let handle = self.clone();

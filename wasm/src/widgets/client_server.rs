@@ -109,14 +109,7 @@ pub fn ClientServerWidget(props: &WidgetProps<ClientServerConfig>) -> Html {
         Ok(server) => server.config().clone(),
         Err(_) => run.config.clone(),
     };
-    let configure = |edit: fn(&mut ClientServerConfig, f64)| {
-        let config = current.clone();
-        runner.callback(move |value: f64| {
-            let mut config = config.clone();
-            edit(&mut config, value);
-            Command::Configure(config)
-        })
-    };
+    let configure = |edit: fn(&mut ClientServerConfig, f64)| runner.configure(&current, edit);
     let (clients, workers) = match &run.engine {
         Ok(server) => (
             server.clients().iter().filter(|c| !c.leaving).count(),

@@ -69,14 +69,7 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
     let fault_target = use_state(|| None::<u32>);
     let run = runner.get();
 
-    let configure = |edit: fn(&mut ConsistentHashConfig, f64)| {
-        let config = run.config.clone();
-        runner.callback(move |value: f64| {
-            let mut config = config.clone();
-            edit(&mut config, value);
-            Command::Configure(config)
-        })
-    };
+    let configure = |edit: fn(&mut ConsistentHashConfig, f64)| runner.configure(&run.config, edit);
     let on_add = runner.callback(|_: MouseEvent| Command::Act(Action::AddNode));
     let live: Vec<u32> = run
         .engine

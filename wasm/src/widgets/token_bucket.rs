@@ -40,14 +40,7 @@ pub fn TokenBucketWidget(props: &WidgetProps<TokenBucketConfig>) -> Html {
     let burst = use_state(|| DEFAULT_BURST);
     let run = runner.get();
 
-    let configure = |edit: fn(&mut TokenBucketConfig, f64)| {
-        let config = run.config.clone();
-        runner.callback(move |value: f64| {
-            let mut config = config.clone();
-            edit(&mut config, value);
-            Command::Configure(config)
-        })
-    };
+    let configure = |edit: fn(&mut TokenBucketConfig, f64)| runner.configure(&run.config, edit);
     let on_burst = {
         let burst = *burst;
         runner.callback(move |_: MouseEvent| Command::Act(Action::Burst { count: burst }))
