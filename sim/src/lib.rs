@@ -6,14 +6,30 @@
 //! render, so the same seed, configuration and actions give the same trace on
 //! every platform, natively and in WebAssembly.
 
+pub mod availability;
+pub mod cache;
+pub mod cdn;
+pub mod circuit_breaker;
 pub mod client_server;
 pub mod consistent_hash;
+pub mod data_model;
+pub mod dns;
 mod error;
 pub mod faults;
+pub mod http_api;
+pub mod idempotency;
+pub mod indexing;
+pub mod load_balancer;
+pub mod message_queue;
 pub mod metrics;
+pub mod pagination;
+pub mod proxy;
+pub mod queue;
 pub mod registry;
 pub mod rng;
+pub mod scaling;
 pub mod scenario;
+pub mod storage;
 pub mod token_bucket;
 
 pub use error::{ActionError, ConfigError};

@@ -2,7 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Config, Engine, client_server, consistent_hash, token_bucket};
+use crate::{
+    Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
+    data_model, dns, http_api, idempotency, indexing, load_balancer, message_queue, pagination,
+    proxy, queue, scaling, storage, token_bucket,
+};
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
 #[derive(Debug)]
@@ -21,7 +25,7 @@ pub struct WidgetKind {
     pub snapshot: fn(&str) -> Result<crate::metrics::Snapshot, String>,
 }
 
-/// Every widget, in the order the book introduces them.
+/// Every widget a chapter can embed. Order does not matter; append new ones.
 pub const WIDGETS: &[WidgetKind] = &[
     kind::<client_server::ClientServer>(
         "client-server",
@@ -34,6 +38,70 @@ pub const WIDGETS: &[WidgetKind] = &[
     kind::<consistent_hash::ConsistentHash>(
         "consistent-hash",
         "Keys on a hash ring; adding a node moves only the keys it takes over.",
+    ),
+    kind::<cache::Cache>(
+        "cache",
+        "A cache with a TTL in front of a database; hit ratio and stale reads per strategy.",
+    ),
+    kind::<dns::Dns>(
+        "dns",
+        "A caching resolver walks root, TLD and authoritative servers on a miss.",
+    ),
+    kind::<availability::Availability>(
+        "availability",
+        "Components fail and get repaired; series and parallel set the system's availability.",
+    ),
+    kind::<circuit_breaker::CircuitBreaker>(
+        "circuit-breaker",
+        "A circuit breaker opens when calls to a failing dependency time out, and sheds calls fast.",
+    ),
+    kind::<idempotency::Idempotency>(
+        "idempotency",
+        "Clients retry payments after lost responses; idempotency keys stop the duplicate charges.",
+    ),
+    kind::<load_balancer::LoadBalancer>(
+        "load-balancer",
+        "A load balancer spreads requests over servers by round-robin or least-connections.",
+    ),
+    kind::<queue::Queue>(
+        "queue",
+        "Requests arrive at random into a queue in front of a few servers; latency climbs as utilization nears 1.",
+    ),
+    kind::<proxy::Proxy>(
+        "proxy",
+        "A forward or reverse proxy caches, filters, routes and hides the other side.",
+    ),
+    kind::<indexing::Indexing>(
+        "indexing",
+        "A growing table queried by key: every row scanned, or a B-tree index's depth plus matches.",
+    ),
+    kind::<data_model::DataModel>(
+        "data-model",
+        "One dataset as normalized tables and as order documents; what each access pattern costs.",
+    ),
+    kind::<http_api::HttpApi>(
+        "http-api",
+        "HTTP methods against a collection of orders: status codes, safety and idempotency.",
+    ),
+    kind::<message_queue::MessageQueue>(
+        "message-queue",
+        "Producers publish to a queue that consumers drain and ack; unacked messages are redelivered.",
+    ),
+    kind::<pagination::Pagination>(
+        "pagination",
+        "An offset reader and a cursor reader page through a list that changes under them.",
+    ),
+    kind::<scaling::Scaling>(
+        "scaling",
+        "A bigger machine or more machines under load; capacity follows the Universal Scalability Law.",
+    ),
+    kind::<cdn::Cdn>(
+        "cdn",
+        "Edge caches in four regions serve objects with a TTL; misses cross the world to the origin.",
+    ),
+    kind::<storage::Storage>(
+        "storage",
+        "One workload on block, file and object storage: requests, bytes and cost per operation.",
     ),
 ];
 

@@ -17,6 +17,7 @@
 //! saved to `sim/proptest-regressions/properties.txt`, and every later run
 //! replays the saved seeds first.
 
+use sim::queue::{self as open_queue, Chart, MAX_QUEUE, Queue, QueueConfig};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 
@@ -25,9 +26,22 @@ use proptest::sample::Index;
 use proptest::test_runner::{
     FailurePersistence, FileFailurePersistence, RngAlgorithm, RngSeed, TestCaseError,
 };
+use sim::availability::{self, Availability, AvailabilityConfig, MAX_COMPONENT_AVAILABILITY};
+use sim::cdn::{self, Cdn, CdnConfig};
+use sim::circuit_breaker::{self, BreakerState, CircuitBreaker, CircuitBreakerConfig};
 use sim::client_server::{self, ClientServer, ClientServerConfig, ClientState};
 use sim::consistent_hash::{self, ConsistentHash, ConsistentHashConfig, MAX_NODES, MoveKind};
+use sim::data_model::{self, DataModel, DataModelConfig};
+use sim::dns::{self, Dns, DnsConfig};
 use sim::faults::{Fault, Faults, MAX_DELAY_MS, NodeStatus};
+use sim::http_api::{self, Design, HttpApi, HttpApiConfig, Method};
+use sim::idempotency::{self, Idempotency, IdempotencyConfig};
+use sim::indexing::{self, Indexing, IndexingConfig};
+use sim::load_balancer::{self, LoadBalancer, LoadBalancerConfig, Policy};
+use sim::message_queue::{self, MessageQueue, MessageQueueConfig};
+use sim::pagination::{self, Pagination, PaginationConfig};
+use sim::proxy::{self, Mode, Outcome, Proxy, ProxyConfig};
+use sim::storage::{self, Storage, StorageConfig};
 use sim::token_bucket::{self, MAX_BURST, TokenBucket, TokenBucketConfig};
 use sim::{Config, Engine};
 
@@ -2317,5 +2331,4612 @@ proptest! {
     #[test]
     fn consistent_hash_rejects_invalid_config(invalid in invalid_ring_config()) {
         check_invalid::<ConsistentHash>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache with TTL
+// ---------------------------------------------------------------------------------------------
+
+use sim::cache::{self as ttl_cache, Cache, CacheConfig, Strategy as WriteStrategy};
+
+#[derive(Debug, Clone)]
+enum CacheOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::Write` to this key, valid or not.
+    Write(u32),
+    /// Applies `Action::Flush`.
+    Flush,
+}
+
+type CacheCase = Case<CacheConfig, CacheOp>;
+
+fn write_strategy() -> impl Strategy<Value = WriteStrategy> {
+    prop_oneof![
+        Just(WriteStrategy::TtlOnly),
+        Just(WriteStrategy::InvalidateOnWrite),
+        Just(WriteStrategy::UpdateOnWrite),
+    ]
+}
+
+fn cache_config() -> impl Strategy<Value = CacheConfig> {
+    (
+        (u32_in(1, 1000), f64_in(0.0, 3.0), f64_in(0.0, 1000.0)),
+        (f64_in(0.0, 100.0), f64_in(0.0, 600.0), u32_in(1, 1000)),
+        (write_strategy(), any::<bool>()),
+    )
+        .prop_map(
+            |(
+                (keys, zipf_s, reads_per_s),
+                (writes_per_s, ttl_s, capacity),
+                (strategy, compare),
+            )| CacheConfig {
+                keys,
+                zipf_s,
+                reads_per_s,
+                writes_per_s,
+                ttl_s,
+                capacity,
+                strategy,
+                compare,
+            },
+        )
+}
+
+fn cache_op() -> impl Strategy<Value = CacheOp> {
+    prop_oneof![
+        6 => (1u32..=3).prop_map(CacheOp::Step),
+        3 => u32_in(0, 999).prop_map(CacheOp::Write),
+        1 => prop_oneof![Just(1000u32), Just(u32::MAX)].prop_map(CacheOp::Write),
+        1 => Just(CacheOp::Flush),
+    ]
+}
+
+fn cache_case() -> impl Strategy<Value = CacheCase> {
+    (
+        cache_config(),
+        engine_seed(),
+        prop::collection::vec(cache_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks the shown cache's events: times in range, hits younger than the TTL, and no stale
+/// hit unless the strategy is TTL-only.
+fn check_cache_events(
+    engine: &Cache,
+    events: &[ttl_cache::Event],
+    from_ms: f64,
+    to_ms: f64,
+) -> Result<(), String> {
+    let ttl_ms = engine.ttl_ms();
+    for event in events {
+        let at_ms = match *event {
+            ttl_cache::Event::Hit {
+                at_ms,
+                age_ms,
+                stale,
+                ..
+            } => {
+                ensure!(
+                    (0.0..ttl_ms).contains(&age_ms),
+                    "invariant `a hit is younger than the TTL` broken: {event:?}, TTL {ttl_ms} ms"
+                );
+                ensure!(
+                    !stale || engine.config().strategy == WriteStrategy::TtlOnly,
+                    "invariant `only TTL-only serves stale reads` broken: {event:?}"
+                );
+                at_ms
+            }
+            ttl_cache::Event::Miss { at_ms, .. }
+            | ttl_cache::Event::Evicted { at_ms, .. }
+            | ttl_cache::Event::Write { at_ms, .. }
+            | ttl_cache::Event::Flushed { at_ms, .. } => at_ms,
+        };
+        ensure!(
+            at_ms >= from_ms && at_ms <= to_ms,
+            "invariant `event time lies in the step or action` broken: {event:?} outside [{from_ms}, {to_ms}]"
+        );
+    }
+    Ok(())
+}
+
+/// Checks every cache's counters and size.
+fn check_cache_state(engine: &Cache, steps: u64) -> Result<(), String> {
+    ensure!(
+        engine.now_ms() == steps as f64 * ttl_cache::STEP_MS,
+        "invariant `each step advances STEP_MS` broken: now_ms {} after {steps} steps",
+        engine.now_ms()
+    );
+    let reads = engine.stats_for(WriteStrategy::TtlOnly).reads;
+    for compared in engine.comparison() {
+        let (strategy, stats) = (compared.strategy, compared.stats);
+        ensure!(
+            stats.hits + stats.misses == stats.reads,
+            "invariant `hits + misses = reads` broken: {strategy:?} {stats:?}"
+        );
+        ensure!(
+            stats.reads == reads,
+            "invariant `one request stream for all caches` broken: {strategy:?} has {} reads, TTL-only {reads}",
+            stats.reads
+        );
+        ensure!(
+            stats.db_reads == stats.misses && stats.stale_reads <= stats.hits,
+            "invariant `one database read per miss` broken: {strategy:?} {stats:?}"
+        );
+        ensure!(
+            strategy == WriteStrategy::TtlOnly || stats.stale_reads == 0,
+            "invariant `invalidate and update on write serve no stale reads` broken: {strategy:?} {stats:?}"
+        );
+        let entries = engine.entries_for(strategy);
+        ensure!(
+            entries <= engine.config().capacity && entries <= engine.config().keys,
+            "invariant `entries <= capacity` broken: {strategy:?} holds {entries}"
+        );
+    }
+    Ok(())
+}
+
+fn run_cache_op(engine: &mut Cache, steps: &mut u64, op: &CacheOp) -> Result<(), String> {
+    match *op {
+        CacheOp::Step(count) => {
+            for _ in 0..count {
+                let from_ms = engine.now_ms();
+                let events = engine.step();
+                *steps += 1;
+                check_cache_events(engine, &events, from_ms, engine.now_ms())?;
+            }
+        }
+        CacheOp::Write(key) => {
+            let before = engine.comparison();
+            let result = engine.apply(&ttl_cache::Action::Write { key });
+            if key >= engine.config().keys {
+                ensure!(
+                    result.as_ref().is_err_and(|err| !err.0.is_empty()),
+                    "invariant `invalid action returns ActionError` broken: write of key {key} returned {}",
+                    describe(&result)
+                );
+                ensure!(
+                    engine.comparison() == before,
+                    "invariant `invalid action leaves the state unchanged` broken: write of key {key}"
+                );
+            } else {
+                let events = result.map_err(|err| {
+                    format!("invariant `valid action is applied` broken: write of key {key}: {err}")
+                })?;
+                let now_ms = engine.now_ms();
+                check_cache_events(engine, &events, now_ms, now_ms)?;
+            }
+        }
+        CacheOp::Flush => {
+            let result = engine.apply(&ttl_cache::Action::Flush);
+            ensure!(
+                result.is_ok(),
+                "invariant `valid action is applied` broken: flush returned {}",
+                describe(&result)
+            );
+            for strategy in WriteStrategy::ALL {
+                ensure!(
+                    engine.entries_for(strategy) == 0,
+                    "invariant `flush empties every cache` broken: {strategy:?}"
+                );
+            }
+        }
+    }
+    check_cache_state(engine, *steps)
+}
+
+fn run_cache_case(case: &CacheCase) -> Result<(), TestCaseError> {
+    let mut engine = Cache::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut steps = 0;
+    check_cache_state(&engine, steps).map_err(|message| violation(case, "start", &message))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_cache_op(&mut engine, &mut steps, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    let snapshot = engine.snapshot();
+    let finite = snapshot
+        .metrics
+        .iter()
+        .all(|metric| metric.value.is_finite())
+        && snapshot
+            .samples
+            .iter()
+            .all(|sample| sample.value.is_finite());
+    if !finite {
+        return Err(violation(
+            case,
+            "end",
+            &format!("invariant `metrics are finite` broken: {snapshot:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid_cache_config() -> impl Strategy<Value = InvalidConfig<CacheConfig>> {
+    let names = [
+        "keys",
+        "zipf_s",
+        "reads_per_s",
+        "writes_per_s",
+        "ttl_s",
+        "capacity",
+    ];
+    (
+        cache_config(),
+        1u8..64,
+        (
+            u32_outside(1, 1000),
+            f64_outside(0.0, 3.0),
+            f64_outside(0.0, 1000.0),
+        ),
+        (
+            f64_outside(0.0, 100.0),
+            f64_outside(0.0, 600.0),
+            u32_outside(1, 1000),
+        ),
+    )
+        .prop_map(
+            move |(valid, mask, (keys, zipf_s, reads_per_s), (writes_per_s, ttl_s, capacity))| {
+                let config = CacheConfig {
+                    keys: pick(mask, 0, keys, valid.keys),
+                    zipf_s: pick(mask, 1, zipf_s, valid.zipf_s),
+                    reads_per_s: pick(mask, 2, reads_per_s, valid.reads_per_s),
+                    writes_per_s: pick(mask, 3, writes_per_s, valid.writes_per_s),
+                    ttl_s: pick(mask, 4, ttl_s, valid.ttl_s),
+                    capacity: pick(mask, 5, capacity, valid.capacity),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // In every one of the three caches, hits + misses = reads, every miss reads the database
+    // once, and the entries never exceed capacity. All three see the same reads. A hit is
+    // served from an entry younger than the TTL. Invalidate-on-write and update-on-write serve
+    // no stale reads. A flush empties every cache. Writes to keys outside 0..keys return
+    // ActionError and change nothing. The metrics are finite.
+    #[test]
+    fn cache_keeps_invariants(case in cache_case()) {
+        run_cache_case(&case)?;
+    }
+
+    #[test]
+    fn cache_rejects_invalid_config(invalid in invalid_cache_config()) {
+        check_invalid::<Cache>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS resolution
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum DnsOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::Lookup` for this host, which fails unless it is below `names`.
+    Lookup(u32),
+    /// Applies `Action::ChangeRecord` for this host, which fails unless it is below `names`.
+    ChangeRecord(u32),
+    /// Applies `Action::FlushCache`.
+    Flush,
+    /// Crashes the server that the target names, which fails unless it is up.
+    Crash(Target),
+    /// Restarts the server that the target names, which fails unless it is down.
+    Restart(Target),
+    /// Applies a fault of a kind the engine does not support.
+    Unsupported(Fault),
+}
+
+type DnsCase = Case<DnsConfig, DnsOp>;
+
+fn dns_config() -> impl Strategy<Value = DnsConfig> {
+    (
+        (u32_in(1, 500), u32_in(1, 20), u32_in(1, 5)),
+        (
+            f64_in(0.0, 86_400.0),
+            f64_in(0.0, 172_800.0),
+            f64_in(0.0, 500.0),
+            f64_in(1.0, 1000.0),
+        ),
+    )
+        .prop_map(
+            |((names, zones, tlds), (answer_ttl_s, ns_ttl_s, query_per_s, hop_ms))| DnsConfig {
+                names,
+                zones,
+                tlds,
+                answer_ttl_s,
+                ns_ttl_s,
+                query_per_s,
+                hop_ms,
+            },
+        )
+}
+
+fn dns_op() -> impl Strategy<Value = DnsOp> {
+    prop_oneof![
+        6 => (1u32..=10).prop_map(DnsOp::Step),
+        3 => (0u32..8).prop_map(DnsOp::Lookup),
+        1 => any::<u32>().prop_map(DnsOp::Lookup),
+        1 => (0u32..8).prop_map(DnsOp::ChangeRecord),
+        1 => Just(DnsOp::Flush),
+        2 => crash_target().prop_map(DnsOp::Crash),
+        2 => restart_target().prop_map(DnsOp::Restart),
+        1 => unsupported_fault().prop_map(DnsOp::Unsupported),
+    ]
+}
+
+fn dns_case() -> impl Strategy<Value = DnsCase> {
+    (
+        dns_config(),
+        engine_seed(),
+        prop::collection::vec(dns_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Counts rebuilt from the events alone.
+#[derive(Default)]
+struct DnsModel {
+    hits: u64,
+    misses: u64,
+    failed: u64,
+    queries: BTreeMap<dns::Level, u64>,
+    /// Level of the last query of every walk seen so far.
+    walk_levels: BTreeMap<u64, dns::Level>,
+}
+
+fn check_dns_events(
+    config: &DnsConfig,
+    model: &mut DnsModel,
+    events: &[dns::Event],
+) -> Result<(), String> {
+    for event in events {
+        match event {
+            dns::Event::CacheHit { age_ms, ttl_s, .. } => {
+                ensure!(
+                    *age_ms >= 0.0 && *age_ms < ttl_s * 1000.0,
+                    "invariant `cached answer is never older than its TTL` broken: age {age_ms} ms, TTL {ttl_s} s"
+                );
+                model.hits += 1;
+            }
+            dns::Event::CacheMiss { .. } => model.misses += 1,
+            dns::Event::QuerySent { walk, level, .. } => {
+                if let Some(previous) = model.walk_levels.get(walk) {
+                    ensure!(
+                        previous < level,
+                        "invariant `a walk goes down the hierarchy` broken: walk {walk} queried {level:?} after {previous:?}"
+                    );
+                }
+                model.walk_levels.insert(*walk, *level);
+                *model.queries.entry(*level).or_default() += 1;
+            }
+            dns::Event::Resolved { latency_ms, .. } => {
+                ensure!(
+                    *latency_ms >= 0.0 && *latency_ms <= 3.0 * config.hop_ms + TOLERANCE,
+                    "invariant `a resolution takes at most three round trips` broken: {latency_ms} ms with hop {} ms",
+                    config.hop_ms
+                );
+            }
+            dns::Event::TimedOut { failed_lookups, .. } => {
+                model.failed += u64::from(*failed_lookups);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_dns_state(engine: &Dns, model: &DnsModel) -> Result<(), String> {
+    ensure!(
+        engine.lookups() == model.hits + model.misses,
+        "invariant `every lookup hits or misses` broken: {} lookups, {} hits + {} misses in events",
+        engine.lookups(),
+        model.hits,
+        model.misses
+    );
+    ensure!(
+        engine.hits() == model.hits,
+        "invariant `hits match the events` broken: {} vs {}",
+        engine.hits(),
+        model.hits
+    );
+    ensure!(
+        engine.failed() == model.failed,
+        "invariant `SERVFAIL count matches the timeouts` broken: {} vs {}",
+        engine.failed(),
+        model.failed
+    );
+    for level in [dns::Level::Root, dns::Level::Tld, dns::Level::Authoritative] {
+        let expected = model.queries.get(&level).copied().unwrap_or(0);
+        ensure!(
+            engine.queries_to(level) == expected,
+            "invariant `query counters match the events` broken: {level:?} {} vs {expected}",
+            engine.queries_to(level)
+        );
+    }
+    Ok(())
+}
+
+fn run_dns_op(engine: &mut Dns, model: &mut DnsModel, op: &DnsOp) -> Result<(), String> {
+    let config = engine.config().clone();
+    let statuses = engine.node_statuses();
+    let up: Vec<u32> = statuses.iter().filter(|s| s.up).map(|s| s.id).collect();
+    let down: Vec<u32> = statuses.iter().filter(|s| !s.up).map(|s| s.id).collect();
+    let (action, valid) = match op {
+        DnsOp::Step(steps) => {
+            for _ in 0..*steps {
+                let events = engine.step();
+                check_dns_events(&config, model, &events)?;
+                check_dns_state(engine, model)?;
+            }
+            return Ok(());
+        }
+        DnsOp::Lookup(name) => (dns::Action::Lookup { name: *name }, *name < config.names),
+        DnsOp::ChangeRecord(name) => (
+            dns::Action::ChangeRecord { name: *name },
+            *name < config.names,
+        ),
+        DnsOp::Flush => (dns::Action::FlushCache, true),
+        DnsOp::Crash(target) => {
+            let node = target.resolve(&up, &down);
+            (
+                dns::Action::Fault(Fault::Crash { node }),
+                up.contains(&node),
+            )
+        }
+        DnsOp::Restart(target) => {
+            let node = target.resolve(&up, &down);
+            (
+                dns::Action::Fault(Fault::Restart { node }),
+                down.contains(&node),
+            )
+        }
+        DnsOp::Unsupported(fault) => (dns::Action::Fault(fault.clone()), false),
+    };
+    let lookups = engine.lookups();
+    let result = engine.apply(&action);
+    match (&result, valid) {
+        (Ok(events), true) => check_dns_events(&config, model, events)?,
+        (Err(_), false) => {
+            ensure!(
+                engine.lookups() == lookups && engine.node_statuses() == statuses,
+                "invariant `a rejected action changes nothing` broken by {action:?}"
+            );
+        }
+        _ => {
+            return Err(format!(
+                "invariant `valid actions apply and invalid ones are rejected` broken: {action:?} gave {}",
+                describe(&result)
+            ));
+        }
+    }
+    let statuses = engine.node_statuses();
+    ensure!(
+        statuses.len() as u32 == 1 + config.tlds + config.zones,
+        "invariant `one server per zone, TLD and the root` broken: {} servers",
+        statuses.len()
+    );
+    check_dns_state(engine, model)
+}
+
+fn run_dns_case(case: &DnsCase) -> Result<(), TestCaseError> {
+    let mut engine = Dns::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    let mut model = DnsModel::default();
+    for (index, op) in case.ops.iter().enumerate() {
+        run_dns_op(&mut engine, &mut model, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    Ok(())
+}
+
+fn invalid_dns_config() -> impl Strategy<Value = InvalidConfig<DnsConfig>> {
+    let names = [
+        "names",
+        "zones",
+        "tlds",
+        "answer_ttl_s",
+        "ns_ttl_s",
+        "query_per_s",
+        "hop_ms",
+    ];
+    (
+        dns_config(),
+        1u8..128,
+        (u32_outside(1, 500), u32_outside(1, 20), u32_outside(1, 5)),
+        (
+            f64_outside(0.0, 86_400.0),
+            f64_outside(0.0, 172_800.0),
+            f64_outside(0.0, 500.0),
+            f64_outside(1.0, 1000.0),
+        ),
+    )
+        .prop_map(
+            move |(valid, mask, (names_bad, zones, tlds), (answer, ns, query, hop))| {
+                let config = DnsConfig {
+                    names: pick(mask, 0, names_bad, valid.names),
+                    zones: pick(mask, 1, zones, valid.zones),
+                    tlds: pick(mask, 2, tlds, valid.tlds),
+                    answer_ttl_s: pick(mask, 3, answer, valid.answer_ttl_s),
+                    ns_ttl_s: pick(mask, 4, ns, valid.ns_ttl_s),
+                    query_per_s: pick(mask, 5, query, valid.query_per_s),
+                    hop_ms: pick(mask, 6, hop, valid.hop_ms),
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // Every cache hit is younger than its TTL. Every walk queries levels in the order root,
+    // TLD, authoritative, skipping the ones a cached referral covers, and a resolved lookup
+    // waits at most three round trips. Lookups split into hits and misses, and the query and
+    // SERVFAIL counters match the events. Out-of-range hosts, crashing a down or unknown
+    // server, restarting an up or unknown one, and unsupported fault kinds return ActionError
+    // and change nothing.
+    #[test]
+    fn dns_keeps_invariants(case in dns_case()) {
+        run_dns_case(&case)?;
+    }
+
+    #[test]
+    fn dns_rejects_invalid_config(invalid in invalid_dns_config()) {
+        check_invalid::<Dns>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Availability
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum AvailabilityOp {
+    /// Runs this many steps of one simulated week each.
+    Step(u32),
+    /// Crashes the component that the target names, which fails if it is crashed or unknown.
+    Crash(Target),
+    /// Restarts the component that the target names, which fails unless it was crashed.
+    Restart(Target),
+    /// Applies a fault of a kind the engine does not support.
+    Unsupported(Fault),
+}
+
+type AvailabilityCase = Case<AvailabilityConfig, AvailabilityOp>;
+
+fn availability_config() -> impl Strategy<Value = AvailabilityConfig> {
+    let fraction = || f64_in(0.5, MAX_COMPONENT_AVAILABILITY);
+    (
+        u32_in(1, 8),
+        (fraction(), fraction(), fraction()),
+        any::<bool>(),
+        f64_in(0.1, 720.0),
+    )
+        .prop_map(
+            |(replicas, (lb_availability, app_availability, db_availability), standby, mttr_h)| {
+                AvailabilityConfig {
+                    replicas,
+                    lb_availability,
+                    app_availability,
+                    db_availability,
+                    standby,
+                    mttr_h,
+                }
+            },
+        )
+}
+
+fn availability_op() -> impl Strategy<Value = AvailabilityOp> {
+    prop_oneof![
+        4 => Just(AvailabilityOp::Step(1)),
+        2 => crash_target().prop_map(AvailabilityOp::Crash),
+        2 => restart_target().prop_map(AvailabilityOp::Restart),
+        1 => unsupported_fault().prop_map(AvailabilityOp::Unsupported),
+    ]
+}
+
+fn availability_case() -> impl Strategy<Value = AvailabilityCase> {
+    (
+        availability_config(),
+        engine_seed(),
+        prop::collection::vec(availability_op(), 1..=MAX_OPS / 2),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks the system state against its components, the uptimes against the clock, and the
+/// events against the components and each other.
+fn check_availability(
+    engine: &Availability,
+    events: &[availability::Event],
+    outages: &mut u64,
+    last_h: &mut f64,
+) -> Result<(), String> {
+    use availability::{Event, Role};
+    for event in events {
+        let at_h = match event {
+            Event::Failed { at_h, .. }
+            | Event::Repaired { at_h, .. }
+            | Event::Crashed { at_h, .. }
+            | Event::Restarted { at_h, .. }
+            | Event::SystemUp { at_h, .. } => *at_h,
+            Event::SystemDown { at_h } => {
+                *outages += 1;
+                *at_h
+            }
+        };
+        ensure!(
+            at_h >= *last_h - TOLERANCE,
+            "invariant `events come in time order` broken: {at_h} h after {last_h} h"
+        );
+        *last_h = at_h;
+    }
+
+    ensure!(
+        engine.outages() == *outages,
+        "invariant `outages match the SystemDown events` broken: {} vs {outages}",
+        engine.outages()
+    );
+
+    let components = engine.components();
+    let tier_up = |roles: &[Role]| {
+        components
+            .iter()
+            .any(|component| roles.contains(&component.role) && component.up)
+    };
+    let expected = tier_up(&[Role::LoadBalancer])
+        && tier_up(&[Role::App])
+        && tier_up(&[Role::Database, Role::Standby]);
+    ensure!(
+        engine.system_up() == expected,
+        "invariant `the system is up when every tier has a component up` broken: {} vs {expected}",
+        engine.system_up()
+    );
+    for component in components {
+        ensure!(
+            !component.crashed || !component.up,
+            "invariant `a crashed component stays down` broken: component {}",
+            component.id
+        );
+        ensure!(
+            component.uptime_h <= engine.now_h() + TOLERANCE,
+            "invariant `uptime never exceeds elapsed time` broken: component {} up {} h of {} h",
+            component.id,
+            component.uptime_h,
+            engine.now_h()
+        );
+    }
+
+    let measured = engine.measured();
+    ensure!(
+        (0.0..=1.0 + TOLERANCE).contains(&measured),
+        "invariant `measured availability lies in [0, 1]` broken: {measured}"
+    );
+    // The load balancer is in series with everything, so the system is never up without it.
+    let lb = engine.measured_component(0).unwrap_or(0.0);
+    ensure!(
+        measured <= lb + TOLERANCE,
+        "invariant `a system is no more available than a component in series` broken: {measured} > {lb}"
+    );
+    let formula = engine.formula();
+    ensure!(
+        formula > 0.0 && formula <= 1.0,
+        "invariant `the formula lies in (0, 1]` broken: {formula}"
+    );
+    Ok(())
+}
+
+fn run_availability_case(case: &AvailabilityCase) -> Result<(), TestCaseError> {
+    let mut engine = Availability::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    let (mut outages, mut last_h) = (0, 0.0);
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        let statuses = engine.node_statuses();
+        let up: Vec<u32> = statuses.iter().filter(|s| s.up).map(|s| s.id).collect();
+        let down: Vec<u32> = statuses.iter().filter(|s| !s.up).map(|s| s.id).collect();
+        let (action, valid) = match op {
+            AvailabilityOp::Step(steps) => {
+                for _ in 0..*steps {
+                    let events = engine.step();
+                    check_availability(&engine, &events, &mut outages, &mut last_h)
+                        .map_err(|message| violation(case, &at, &message))?;
+                }
+                continue;
+            }
+            AvailabilityOp::Crash(target) => {
+                let node = target.resolve(&up, &down);
+                (Fault::Crash { node }, up.contains(&node))
+            }
+            AvailabilityOp::Restart(target) => {
+                let node = target.resolve(&up, &down);
+                (Fault::Restart { node }, down.contains(&node))
+            }
+            AvailabilityOp::Unsupported(fault) => (fault.clone(), false),
+        };
+        let now_h = engine.now_h();
+        let result = engine.apply(&availability::Action::Fault(action.clone()));
+        match (&result, valid) {
+            (Ok(events), true) => check_availability(&engine, events, &mut outages, &mut last_h)
+                .map_err(|message| violation(case, &at, &message))?,
+            (Err(_), false) => {
+                if engine.node_statuses() != statuses || engine.now_h() != now_h {
+                    return Err(violation(
+                        case,
+                        &at,
+                        &format!(
+                            "invariant `a rejected action changes nothing` broken by {action:?}"
+                        ),
+                    ));
+                }
+            }
+            _ => {
+                return Err(violation(
+                    case,
+                    &at,
+                    &format!(
+                        "invariant `valid faults apply and invalid ones are rejected` broken: {action:?} gave {}",
+                        describe(&result)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid_availability_config() -> impl Strategy<Value = InvalidConfig<AvailabilityConfig>> {
+    let names = [
+        "replicas",
+        "lb_availability",
+        "app_availability",
+        "db_availability",
+        "mttr_h",
+    ];
+    let fraction = || f64_outside(0.5, MAX_COMPONENT_AVAILABILITY);
+    (
+        availability_config(),
+        1u8..32,
+        u32_outside(1, 8),
+        (fraction(), fraction(), fraction()),
+        f64_outside(0.1, 720.0),
+    )
+        .prop_map(move |(valid, mask, replicas, (lb, app, db), mttr_h)| {
+            let config = AvailabilityConfig {
+                replicas: pick(mask, 0, replicas, valid.replicas),
+                lb_availability: pick(mask, 1, lb, valid.lb_availability),
+                app_availability: pick(mask, 2, app, valid.app_availability),
+                db_availability: pick(mask, 3, db, valid.db_availability),
+                mttr_h: pick(mask, 4, mttr_h, valid.mttr_h),
+                standby: valid.standby,
+            };
+            InvalidConfig {
+                config,
+                first_invalid: first_set(mask, &names),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // The system is up exactly when the load balancer, a replica and a database server are up.
+    // Components crashed by hand stay down until restarted. Uptimes never exceed the elapsed
+    // time, the measured availability lies in [0, 1] and never exceeds the load balancer's, and
+    // events come in time order. Crashing a crashed or unknown component, restarting one not
+    // crashed by hand, and unsupported fault kinds return ActionError and change nothing.
+    #[test]
+    fn availability_keeps_invariants(case in availability_case()) {
+        run_availability_case(&case)?;
+    }
+
+    #[test]
+    fn availability_rejects_invalid_config(invalid in invalid_availability_config()) {
+        check_invalid::<Availability>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Circuit breaker
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum BreakerOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetBreaker`.
+    SetBreaker(bool),
+    /// Fails or recovers the dependency, which fails when it is already in that state.
+    FailDependency(bool),
+    /// Applies a fault of a kind the engine does not support.
+    Unsupported(Fault),
+}
+
+type BreakerCase = Case<CircuitBreakerConfig, BreakerOp>;
+
+fn breaker_config() -> impl Strategy<Value = CircuitBreakerConfig> {
+    (
+        (
+            f64_in(0.1, 200.0),
+            f64_in(1.0, 10_000.0),
+            f64_in(1.0, 60_000.0),
+            any::<bool>(),
+            u32_in(1, 1000),
+        ),
+        (
+            f64_in(1.0, 100.0),
+            f64_in(10.0, 600_000.0),
+            u32_in(1, 100),
+            f64_in(0.0, 600_000.0),
+            f64_in(0.0, 600_000.0),
+        ),
+    )
+        .prop_map(
+            |(
+                (rate_per_s, service_ms, timeout_ms, breaker, window),
+                (failure_threshold_pct, open_ms, half_open_probes, outage_start_ms, outage_ms),
+            )| CircuitBreakerConfig {
+                rate_per_s,
+                service_ms,
+                timeout_ms,
+                breaker,
+                window,
+                failure_threshold_pct,
+                open_ms,
+                half_open_probes,
+                outage_start_ms,
+                outage_ms,
+            },
+        )
+}
+
+/// Draws a fault the circuit breaker does not support: anything but a dependency fault.
+fn breaker_unsupported_fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::Heal),
+        (0u32..8).prop_map(|node| Fault::Crash { node }),
+        (0u32..8).prop_map(|node| Fault::Restart { node }),
+        f64_in(0.0, 1.0).prop_map(|probability| Fault::DropMessages { probability }),
+        f64_in(0.0, MAX_DELAY_MS).prop_map(|ms| Fault::DelayMessages { ms }),
+    ]
+}
+
+fn breaker_op() -> impl Strategy<Value = BreakerOp> {
+    prop_oneof![
+        6 => (1u32..=10).prop_map(BreakerOp::Step),
+        1 => any::<bool>().prop_map(BreakerOp::SetBreaker),
+        2 => any::<bool>().prop_map(BreakerOp::FailDependency),
+        1 => breaker_unsupported_fault().prop_map(BreakerOp::Unsupported),
+    ]
+}
+
+fn breaker_case() -> impl Strategy<Value = BreakerCase> {
+    (
+        breaker_config(),
+        engine_seed(),
+        prop::collection::vec(breaker_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// The breaker rebuilt from the events alone.
+struct BreakerModel {
+    window: u32,
+    threshold_pct: f64,
+    probes: u32,
+    enabled: bool,
+    state: BreakerState,
+    /// Counts state periods as the engine must: a transition or a switch starts a new one.
+    period: u64,
+    /// Request id to the period its outcome counts toward, for calls sent with the breaker on.
+    counts_for: BTreeMap<u64, u64>,
+    outcomes: VecDeque<bool>,
+    probes_sent: u32,
+    probes_succeeded: u32,
+    /// The transition that the last outcome or switch made due, which must be the next event.
+    expected: Option<BreakerState>,
+    sent: u64,
+    shed: u64,
+    finished: u64,
+    next_id: u64,
+}
+
+impl BreakerModel {
+    fn new(config: &CircuitBreakerConfig) -> Self {
+        Self {
+            window: config.window,
+            threshold_pct: config.failure_threshold_pct,
+            probes: config.half_open_probes,
+            enabled: config.breaker,
+            state: BreakerState::Closed,
+            period: 0,
+            counts_for: BTreeMap::new(),
+            outcomes: VecDeque::new(),
+            probes_sent: 0,
+            probes_succeeded: 0,
+            expected: None,
+            sent: 0,
+            shed: 0,
+            finished: 0,
+            next_id: 0,
+        }
+    }
+
+    fn check_events(&mut self, events: &[circuit_breaker::Event]) -> Result<(), String> {
+        use circuit_breaker::Event;
+        for event in events {
+            if let Some(to) = self.expected.take() {
+                let matches = matches!(
+                    *event,
+                    Event::StateChanged { from, to: actual, .. } if from == self.state && actual == to
+                );
+                ensure!(
+                    matches,
+                    "invariant `the breaker changes state exactly when due` broken: expected a change to {to:?}, got {event:?}"
+                );
+                self.enter(to);
+                continue;
+            }
+            match *event {
+                Event::Sent {
+                    request_id, probe, ..
+                } => self.on_sent(request_id, probe)?,
+                Event::Shed {
+                    request_id, state, ..
+                } => {
+                    self.on_arrival(request_id)?;
+                    ensure!(
+                        self.enabled && state == self.state && state != BreakerState::Closed,
+                        "invariant `only an open or half-open breaker sheds` broken: {event:?}, model {:?}, enabled {}",
+                        self.state,
+                        self.enabled
+                    );
+                    ensure!(
+                        state == BreakerState::Open || self.probes_sent >= self.probes,
+                        "invariant `half-open sheds only once every probe is out` broken: {event:?} after {} of {} probes",
+                        self.probes_sent,
+                        self.probes
+                    );
+                    self.shed += 1;
+                }
+                Event::Succeeded { request_id, .. } => self.on_outcome(request_id, false),
+                Event::TimedOut { request_id, .. } => self.on_outcome(request_id, true),
+                Event::StateChanged { from, to, .. } => {
+                    let reset = self.enabled && from == self.state && from != BreakerState::Closed;
+                    ensure!(
+                        to == BreakerState::HalfOpen && from == BreakerState::Open,
+                        "invariant `the breaker changes state exactly when due` broken: unexpected {event:?}, reset {reset}"
+                    );
+                    self.enter(to);
+                }
+                Event::DependencyChanged { .. } => {}
+                Event::BreakerSwitched { enabled, .. } => {
+                    self.enabled = enabled;
+                    if self.state == BreakerState::Closed {
+                        self.period += 1;
+                        self.outcomes.clear();
+                    } else {
+                        self.expected = Some(BreakerState::Closed);
+                    }
+                }
+            }
+        }
+        ensure!(
+            self.expected.is_none(),
+            "invariant `the breaker changes state exactly when due` broken: a change to {:?} did not happen",
+            self.expected
+        );
+        Ok(())
+    }
+
+    fn on_arrival(&mut self, request_id: u64) -> Result<(), String> {
+        ensure!(
+            request_id == self.next_id,
+            "invariant `calls are numbered in arrival order` broken: got {request_id}, expected {}",
+            self.next_id
+        );
+        self.next_id += 1;
+        Ok(())
+    }
+
+    fn on_sent(&mut self, request_id: u64, probe: bool) -> Result<(), String> {
+        self.on_arrival(request_id)?;
+        self.sent += 1;
+        if !self.enabled {
+            ensure!(
+                !probe,
+                "invariant `no probes without a breaker` broken: call {request_id}"
+            );
+            return Ok(());
+        }
+        match self.state {
+            BreakerState::Open => {
+                return Err(format!(
+                    "invariant `an open breaker sends no requests` broken: call {request_id} was sent"
+                ));
+            }
+            BreakerState::HalfOpen => {
+                self.probes_sent += 1;
+                ensure!(
+                    probe && self.probes_sent <= self.probes,
+                    "invariant `half-open admits only probe requests` broken: call {request_id}, probe {probe}, {} of {} probes",
+                    self.probes_sent,
+                    self.probes
+                );
+            }
+            BreakerState::Closed => ensure!(
+                !probe,
+                "invariant `a closed breaker sends no probes` broken: call {request_id}"
+            ),
+        }
+        self.counts_for.insert(request_id, self.period);
+        Ok(())
+    }
+
+    fn on_outcome(&mut self, request_id: u64, failed: bool) {
+        self.finished += 1;
+        if self.counts_for.remove(&request_id) != Some(self.period) || !self.enabled {
+            return;
+        }
+        match self.state {
+            BreakerState::Closed => {
+                self.outcomes.push_back(failed);
+                if self.outcomes.len() > self.window as usize {
+                    self.outcomes.pop_front();
+                }
+                let failures = self.outcomes.iter().filter(|&&f| f).count() as f64;
+                let full = self.outcomes.len() == self.window as usize;
+                if full && failures * 100.0 / f64::from(self.window) >= self.threshold_pct {
+                    self.expected = Some(BreakerState::Open);
+                }
+            }
+            BreakerState::HalfOpen if failed => self.expected = Some(BreakerState::Open),
+            BreakerState::HalfOpen => {
+                self.probes_succeeded += 1;
+                if self.probes_succeeded == self.probes {
+                    self.expected = Some(BreakerState::Closed);
+                }
+            }
+            BreakerState::Open => {}
+        }
+    }
+
+    fn enter(&mut self, to: BreakerState) {
+        self.state = to;
+        self.period += 1;
+        self.outcomes.clear();
+        self.probes_sent = 0;
+        self.probes_succeeded = 0;
+    }
+}
+
+/// Checks the engine's accessors against the model after a step or action.
+fn check_breaker_state(
+    engine: &CircuitBreaker,
+    model: &BreakerModel,
+    steps: u64,
+) -> Result<(), String> {
+    let now_ms = engine.now_ms();
+    ensure!(
+        now_ms == steps as f64 * circuit_breaker::STEP_MS,
+        "invariant `each step advances STEP_MS` broken: now_ms {now_ms} after {steps} steps"
+    );
+    ensure!(
+        engine.state() == model.state,
+        "invariant `state follows the events` broken: engine {:?}, model {:?}",
+        engine.state(),
+        model.state
+    );
+    ensure!(
+        engine.sent() == model.sent && engine.shed() == model.shed,
+        "invariant `counters count the events` broken: engine sent {} shed {}, events {} and {}",
+        engine.sent(),
+        engine.shed(),
+        model.sent,
+        model.shed
+    );
+    let finished = engine.succeeded() + engine.timed_out();
+    ensure!(
+        finished == model.finished && finished + engine.in_flight() as u64 == engine.sent(),
+        "invariant `sent = succeeded + timed out + in flight` broken: {finished} finished, {} in flight, {} sent",
+        engine.in_flight(),
+        engine.sent()
+    );
+    let (failures, recorded) = engine.window_counts();
+    ensure!(
+        failures <= recorded && recorded <= model.window,
+        "invariant `the window holds at most window outcomes` broken: {failures} of {recorded}, window {}",
+        model.window
+    );
+    ensure!(
+        engine.timeline().len() <= circuit_breaker::TIMELINE_LEN,
+        "invariant `history is bounded` broken: timeline {}",
+        engine.timeline().len()
+    );
+    // Invariant: shed requests fail fast, at the instant they arrive.
+    for call in engine.timeline() {
+        if call.outcome == circuit_breaker::Outcome::Shed {
+            ensure!(
+                call.done_ms == Some(call.at_ms),
+                "invariant `shed requests fail fast` broken: {call:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The state an invalid action must leave as it was.
+fn breaker_counters(engine: &CircuitBreaker) -> (f64, BreakerState, bool, bool, u64, u64, usize) {
+    (
+        engine.now_ms(),
+        engine.state(),
+        engine.dependency_failing(),
+        engine.config().breaker,
+        engine.sent(),
+        engine.shed(),
+        engine.timeline().len(),
+    )
+}
+
+fn run_breaker_op(
+    engine: &mut CircuitBreaker,
+    model: &mut BreakerModel,
+    steps: &mut u64,
+    op: &BreakerOp,
+) -> Result<(), String> {
+    let action = match op {
+        BreakerOp::Step(count) => {
+            for _ in 0..*count {
+                let events = engine.step();
+                *steps += 1;
+                model.check_events(&events)?;
+                check_breaker_state(engine, model, *steps)?;
+            }
+            return Ok(());
+        }
+        BreakerOp::SetBreaker(enabled) => circuit_breaker::Action::SetBreaker { enabled: *enabled },
+        BreakerOp::FailDependency(failing) => {
+            CircuitBreaker::fault_action(Fault::FailDependency { failing: *failing })
+        }
+        BreakerOp::Unsupported(fault) => CircuitBreaker::fault_action(fault.clone()),
+    };
+    let should_fail = match op {
+        BreakerOp::FailDependency(failing) => *failing == engine.dependency_failing(),
+        BreakerOp::Unsupported(_) => true,
+        _ => false,
+    };
+    let before = breaker_counters(engine);
+    let result = engine.apply(&action);
+    if should_fail {
+        ensure!(
+            result.as_ref().is_err_and(|err| !err.0.is_empty()),
+            "invariant `invalid action returns ActionError` broken: {op:?} returned {}",
+            describe(&result)
+        );
+        ensure!(
+            breaker_counters(engine) == before,
+            "invariant `invalid action leaves the state unchanged` broken: {op:?}"
+        );
+    } else {
+        let events = result.map_err(|err| {
+            format!("invariant `valid action is applied` broken: {op:?} failed: {err}")
+        })?;
+        model.check_events(&events)?;
+    }
+    check_breaker_state(engine, model, *steps)
+}
+
+fn run_breaker_case(case: &BreakerCase) -> Result<(), TestCaseError> {
+    let mut engine = CircuitBreaker::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut model = BreakerModel::new(&case.config);
+    let mut steps = 0;
+    check_breaker_state(&engine, &model, steps)
+        .map_err(|message| violation(case, "start", &message))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_breaker_op(&mut engine, &mut model, &mut steps, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    Ok(())
+}
+
+/// Draws configurations with one to eight of the first eight fields invalid; `outage_ms`, the
+/// ninth, is checked by the same `check_range_f64` as `outage_start_ms`.
+fn invalid_breaker_config() -> impl Strategy<Value = InvalidConfig<CircuitBreakerConfig>> {
+    let names = [
+        "rate_per_s",
+        "service_ms",
+        "timeout_ms",
+        "window",
+        "failure_threshold_pct",
+        "open_ms",
+        "half_open_probes",
+        "outage_start_ms",
+    ];
+    (
+        breaker_config(),
+        1u8..=255,
+        (
+            f64_outside(0.1, 200.0),
+            f64_outside(1.0, 10_000.0),
+            f64_outside(1.0, 60_000.0),
+            u32_outside(1, 1000),
+        ),
+        (
+            f64_outside(1.0, 100.0),
+            f64_outside(10.0, 600_000.0),
+            u32_outside(1, 100),
+            f64_outside(0.0, 600_000.0),
+        ),
+    )
+        .prop_map(
+            move |(valid, mask, (rate, service, timeout, window), (pct, open, probes, start))| {
+                let config = CircuitBreakerConfig {
+                    rate_per_s: pick(mask, 0, rate, valid.rate_per_s),
+                    service_ms: pick(mask, 1, service, valid.service_ms),
+                    timeout_ms: pick(mask, 2, timeout, valid.timeout_ms),
+                    window: pick(mask, 3, window, valid.window),
+                    failure_threshold_pct: pick(mask, 4, pct, valid.failure_threshold_pct),
+                    open_ms: pick(mask, 5, open, valid.open_ms),
+                    half_open_probes: pick(mask, 6, probes, valid.half_open_probes),
+                    outage_start_ms: pick(mask, 7, start, valid.outage_start_ms),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // An open breaker sends no call. A half-open breaker sends at most `half_open_probes` calls,
+    // each a probe, and sheds only once they are out. The breaker opens from closed exactly when
+    // its full window of the current closed period reaches the threshold, opens from half-open
+    // when a probe fails, and closes when every probe succeeds. Shed calls finish at the instant
+    // they arrive. sent = succeeded + timed out + in flight. With the breaker off nothing is
+    // shed. Failing a failing dependency, recovering a healthy one, and unsupported fault kinds
+    // return ActionError and change nothing.
+    #[test]
+    fn circuit_breaker_keeps_invariants(case in breaker_case()) {
+        run_breaker_case(&case)?;
+    }
+
+    #[test]
+    fn circuit_breaker_rejects_invalid_config(invalid in invalid_breaker_config()) {
+        check_invalid::<CircuitBreaker>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency keys
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum PaymentOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetKeys`.
+    SetKeys(bool),
+}
+
+type PaymentCase = Case<IdempotencyConfig, PaymentOp>;
+
+fn payment_config() -> impl Strategy<Value = IdempotencyConfig> {
+    (
+        f64_in(0.1, 100.0),
+        f64_in(0.0, 100.0),
+        f64_in(0.0, 10_000.0),
+        f64_in(0.0, 10_000.0),
+        f64_in(1.0, 60_000.0),
+        f64_in(0.0, 60_000.0),
+        u32_in(1, idempotency::MAX_ATTEMPTS),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                rate_per_s,
+                loss_pct,
+                network_ms,
+                service_ms,
+                timeout_ms,
+                backoff_ms,
+                max_attempts,
+                keys,
+            )| IdempotencyConfig {
+                rate_per_s,
+                loss_pct,
+                network_ms,
+                service_ms,
+                timeout_ms,
+                backoff_ms,
+                max_attempts,
+                keys,
+            },
+        )
+}
+
+fn payment_op() -> impl Strategy<Value = PaymentOp> {
+    prop_oneof![
+        8 => (1u32..=10).prop_map(PaymentOp::Step),
+        1 => any::<bool>().prop_map(PaymentOp::SetKeys),
+    ]
+}
+
+fn payment_case() -> impl Strategy<Value = PaymentCase> {
+    (
+        payment_config(),
+        engine_seed(),
+        prop::collection::vec(payment_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// The payments rebuilt from the events alone.
+#[derive(Default)]
+struct PaymentModel {
+    max_attempts: u32,
+    /// Payment id to the attempts sent so far.
+    attempts: BTreeMap<u64, u32>,
+    /// (payment id, attempt) to whether the attempt carried a key.
+    keyed: BTreeMap<(u64, u32), bool>,
+    /// Payment id to the charges made for it.
+    charges: BTreeMap<u64, u32>,
+    ended: BTreeSet<u64>,
+    total_charges: u64,
+    duplicates: u64,
+    retries: u64,
+}
+
+impl PaymentModel {
+    fn check_events(&mut self, events: &[idempotency::Event]) -> Result<(), String> {
+        use idempotency::{Event, Reply};
+        for event in events {
+            match *event {
+                Event::Sent {
+                    payment_id,
+                    attempt,
+                    keyed,
+                    ..
+                } => {
+                    let previous = self.attempts.insert(payment_id, attempt).unwrap_or(0);
+                    ensure!(
+                        attempt == previous + 1 && attempt <= self.max_attempts,
+                        "invariant `retry count never exceeds max_attempts` broken: attempt {attempt} of payment {payment_id} after {previous}, max {}",
+                        self.max_attempts
+                    );
+                    ensure!(
+                        !self.ended.contains(&payment_id),
+                        "invariant `an ended payment sends nothing` broken: payment {payment_id} attempt {attempt}"
+                    );
+                    if attempt > 1 {
+                        self.retries += 1;
+                    }
+                    self.keyed.insert((payment_id, attempt), keyed);
+                }
+                Event::Processed {
+                    payment_id,
+                    attempt,
+                    reply,
+                    duplicate,
+                    ..
+                } => {
+                    let keyed = self.keyed.get(&(payment_id, attempt)).copied();
+                    let before = self.charges.get(&payment_id).copied().unwrap_or(0);
+                    ensure!(
+                        keyed == Some(true) || reply == Reply::Charged,
+                        "invariant `without a key every attempt charges` broken: {event:?}, keyed {keyed:?}"
+                    );
+                    if reply == Reply::Charged {
+                        // With keys each payment charges exactly once: a keyed attempt charges only
+                        // when nothing was charged for its payment before.
+                        ensure!(
+                            keyed != Some(true) || before == 0,
+                            "invariant `with keys each payment charges exactly once` broken: {event:?} after {before} charges"
+                        );
+                        ensure!(
+                            duplicate == (before > 0),
+                            "invariant `duplicate marks a second charge` broken: {event:?} after {before} charges"
+                        );
+                        self.charges.insert(payment_id, before + 1);
+                        self.total_charges += 1;
+                        self.duplicates += u64::from(duplicate);
+                    } else {
+                        ensure!(
+                            !duplicate,
+                            "invariant `only a charge can be a duplicate` broken: {event:?}"
+                        );
+                    }
+                    if reply == Reply::Replayed {
+                        ensure!(
+                            before > 0,
+                            "invariant `a replay returns an earlier charge` broken: {event:?} with no charge"
+                        );
+                    }
+                }
+                Event::Succeeded {
+                    payment_id,
+                    attempts,
+                    ..
+                } => {
+                    ensure!(
+                        self.ended.insert(payment_id) && attempts <= self.max_attempts,
+                        "invariant `a payment ends once` broken: {event:?}"
+                    );
+                }
+                Event::GaveUp { payment_id, .. } => {
+                    let attempts = self.attempts.get(&payment_id).copied().unwrap_or(0);
+                    ensure!(
+                        self.ended.insert(payment_id) && attempts == self.max_attempts,
+                        "invariant `a client gives up only after max_attempts` broken: {event:?} after {attempts} attempts"
+                    );
+                }
+                Event::ResponseLost { .. }
+                | Event::TimedOut { .. }
+                | Event::KeysSwitched { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the engine's counters against the model after a step or action.
+fn check_payment_state(
+    engine: &Idempotency,
+    model: &PaymentModel,
+    steps: u64,
+) -> Result<(), String> {
+    ensure!(
+        engine.now_ms() == steps as f64 * idempotency::STEP_MS,
+        "invariant `each step advances STEP_MS` broken: now_ms {} after {steps} steps",
+        engine.now_ms()
+    );
+    ensure!(
+        engine.charges() == model.total_charges
+            && engine.duplicates() == model.duplicates
+            && engine.retries() == model.retries,
+        "invariant `counters count the events` broken: engine {}/{}/{} charges/duplicates/retries, events {}/{}/{}",
+        engine.charges(),
+        engine.duplicates(),
+        engine.retries(),
+        model.total_charges,
+        model.duplicates,
+        model.retries
+    );
+    let accounted = engine.succeeded() + engine.gave_up() + engine.in_progress() as u64;
+    ensure!(
+        accounted == engine.payments() && engine.payments() == model.attempts.len() as u64,
+        "invariant `every payment is confirmed, given up or in progress` broken: {accounted} of {} ({} sent)",
+        engine.payments(),
+        model.attempts.len()
+    );
+    ensure!(
+        engine.recent_payments().len() <= idempotency::RECENT_PAYMENTS,
+        "invariant `history is bounded` broken: {} recent payments",
+        engine.recent_payments().len()
+    );
+    Ok(())
+}
+
+fn run_payment_case(case: &PaymentCase) -> Result<(), TestCaseError> {
+    let mut engine = Idempotency::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut model = PaymentModel {
+        max_attempts: case.config.max_attempts,
+        ..PaymentModel::default()
+    };
+    let mut steps = 0;
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        match *op {
+            PaymentOp::Step(count) => {
+                for _ in 0..count {
+                    let events = engine.step();
+                    steps += 1;
+                    model
+                        .check_events(&events)
+                        .and_then(|()| check_payment_state(&engine, &model, steps))
+                        .map_err(|message| violation(case, &at, &message))?;
+                }
+            }
+            PaymentOp::SetKeys(enabled) => {
+                let result = engine.apply(&idempotency::Action::SetKeys { enabled });
+                let events = result.map_err(|err| {
+                    violation(
+                        case,
+                        &at,
+                        &format!("invariant `valid action is applied` broken: {err}"),
+                    )
+                })?;
+                model
+                    .check_events(&events)
+                    .and_then(|()| check_payment_state(&engine, &model, steps))
+                    .map_err(|message| violation(case, &at, &message))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid_payment_config() -> impl Strategy<Value = InvalidConfig<IdempotencyConfig>> {
+    let names = [
+        "rate_per_s",
+        "loss_pct",
+        "network_ms",
+        "service_ms",
+        "timeout_ms",
+        "backoff_ms",
+        "max_attempts",
+    ];
+    (
+        payment_config(),
+        1u8..128,
+        (
+            f64_outside(0.1, 100.0),
+            f64_outside(0.0, 100.0),
+            f64_outside(0.0, 10_000.0),
+            f64_outside(0.0, 10_000.0),
+        ),
+        (
+            f64_outside(1.0, 60_000.0),
+            f64_outside(0.0, 60_000.0),
+            u32_outside(1, idempotency::MAX_ATTEMPTS),
+        ),
+    )
+        .prop_map(
+            move |(valid, mask, (rate, loss, network, service), (timeout, backoff, attempts))| {
+                let config = IdempotencyConfig {
+                    rate_per_s: pick(mask, 0, rate, valid.rate_per_s),
+                    loss_pct: pick(mask, 1, loss, valid.loss_pct),
+                    network_ms: pick(mask, 2, network, valid.network_ms),
+                    service_ms: pick(mask, 3, service, valid.service_ms),
+                    timeout_ms: pick(mask, 4, timeout, valid.timeout_ms),
+                    backoff_ms: pick(mask, 5, backoff, valid.backoff_ms),
+                    max_attempts: pick(mask, 6, attempts, valid.max_attempts),
+                    keys: valid.keys,
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // A payment sends attempts 1, 2, ... up to max_attempts and nothing after it ends. Without a
+    // key every attempt charges, and a charge is marked duplicate exactly when its payment was
+    // charged before. A keyed attempt charges only when its payment has no charge yet, and a
+    // replay follows an earlier charge. A client gives up only after max_attempts, and every
+    // payment is confirmed, given up or still in progress. The counters match the events.
+    #[test]
+    fn idempotency_keeps_invariants(case in payment_case()) {
+        run_payment_case(&case)?;
+    }
+
+    #[test]
+    fn idempotency_rejects_invalid_config(invalid in invalid_payment_config()) {
+        check_invalid::<Idempotency>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load balancer
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum BalancerOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetArrivalRate`, valid or not.
+    SetRate(f64),
+    Crash(Target),
+    Restart(Target),
+    Unsupported(Fault),
+}
+
+type BalancerCase = Case<LoadBalancerConfig, BalancerOp>;
+
+fn balancer_config() -> impl Strategy<Value = LoadBalancerConfig> {
+    (
+        (u32_in(1, load_balancer::MAX_SERVERS), u32_in(1, 16)),
+        f64_in(0.1, load_balancer::MAX_ARRIVAL_PER_S),
+        f64_in(1.0, 10_000.0),
+        (f64_in(0.0, 1.0), f64_in(1.0, 100.0)),
+        u32_in(1, 1_000),
+        (
+            prop_oneof![Just(Policy::RoundRobin), Just(Policy::LeastConnections)],
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (servers, workers),
+                arrival_per_s,
+                service_ms,
+                (slow_fraction, slow_factor),
+                queue_limit,
+                (policy, compare),
+            )| LoadBalancerConfig {
+                servers,
+                workers,
+                arrival_per_s,
+                service_ms,
+                slow_fraction,
+                slow_factor,
+                queue_limit,
+                policy,
+                compare,
+            },
+        )
+}
+
+fn balancer_op() -> impl Strategy<Value = BalancerOp> {
+    prop_oneof![
+        6 => (1u32..=4).prop_map(BalancerOp::Step),
+        1 => f64_in(0.1, load_balancer::MAX_ARRIVAL_PER_S).prop_map(BalancerOp::SetRate),
+        1 => f64_outside(0.1, load_balancer::MAX_ARRIVAL_PER_S).prop_map(BalancerOp::SetRate),
+        2 => crash_target().prop_map(BalancerOp::Crash),
+        2 => restart_target().prop_map(BalancerOp::Restart),
+        1 => unsupported_fault().prop_map(BalancerOp::Unsupported),
+    ]
+}
+
+fn balancer_case() -> impl Strategy<Value = BalancerCase> {
+    (
+        balancer_config(),
+        engine_seed(),
+        prop::collection::vec(balancer_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Requests per server and per lane, and which servers are down, rebuilt from the events.
+#[derive(Debug, Default)]
+struct BalancerModel {
+    /// Requests on each server (queued plus in service), by lane and server id.
+    active: BTreeMap<(u32, u32), u32>,
+    down: BTreeSet<u32>,
+    /// Whether a crash has happened, after which round-robin counts may drift apart.
+    crashed_once: bool,
+}
+
+impl BalancerModel {
+    fn check_events(
+        &mut self,
+        engine: &LoadBalancer,
+        events: &[load_balancer::Event],
+    ) -> Result<(), String> {
+        use load_balancer::Event;
+        let servers = engine.config().servers;
+        let mut last_routed: Option<(u32, u32)> = None;
+        for event in events {
+            match *event {
+                Event::Routed {
+                    lane,
+                    server_id,
+                    active,
+                    ..
+                } => {
+                    let held = self.active.get(&(lane, server_id)).copied().unwrap_or(0);
+                    ensure!(
+                        held == active,
+                        "invariant `Routed reports the server's requests` broken: {event:?}, model {held}"
+                    );
+                    ensure!(
+                        !self.down.contains(&server_id),
+                        "invariant `no request goes to a down server` broken: {event:?}"
+                    );
+                    let policy = engine.lanes().get(lane as usize).map(|l| l.policy());
+                    if policy == Some(Policy::LeastConnections) {
+                        let least = (0..servers)
+                            .filter(|id| !self.down.contains(id))
+                            .map(|id| self.active.get(&(lane, id)).copied().unwrap_or(0))
+                            .min();
+                        ensure!(
+                            least == Some(held),
+                            "invariant `least-connections never picks a busier server` broken: {event:?}, least {least:?}"
+                        );
+                    }
+                    *self.active.entry((lane, server_id)).or_default() += 1;
+                    last_routed = Some((lane, server_id));
+                }
+                Event::Dropped {
+                    lane,
+                    server_id: Some(server_id),
+                    ..
+                } => {
+                    ensure!(
+                        last_routed == Some((lane, server_id)),
+                        "invariant `a full-queue drop follows its Routed` broken: {event:?}"
+                    );
+                    let count = self.active.entry((lane, server_id)).or_default();
+                    *count = count.saturating_sub(1);
+                }
+                Event::Dropped {
+                    server_id: None, ..
+                } => ensure!(
+                    self.down.len() == servers as usize,
+                    "invariant `a request is dropped for lack of a server only when all are down` broken: {event:?}"
+                ),
+                Event::Completed {
+                    lane, server_id, ..
+                } => {
+                    let count = self.active.entry((lane, server_id)).or_default();
+                    ensure!(
+                        *count > 0,
+                        "invariant `a server completes only requests it holds` broken: {event:?}"
+                    );
+                    *count -= 1;
+                }
+                Event::ServerCrashed {
+                    lane,
+                    server_id,
+                    ref lost_request_ids,
+                    ..
+                } => {
+                    let held = self.active.insert((lane, server_id), 0).unwrap_or(0);
+                    ensure!(
+                        held as usize == lost_request_ids.len(),
+                        "invariant `a crash loses exactly the server's requests` broken: {event:?}, model {held}"
+                    );
+                    self.down.insert(server_id);
+                    self.crashed_once = true;
+                }
+                Event::ServerRestarted { server_id, .. } => {
+                    self.down.remove(&server_id);
+                }
+                Event::Arrived { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_balancer_state(engine: &LoadBalancer, model: &BalancerModel) -> Result<(), String> {
+    let config = engine.config();
+    let lanes = engine.lanes();
+    ensure!(
+        lanes.len() == if config.compare { 2 } else { 1 },
+        "invariant `compare runs two lanes` broken: {} lanes",
+        lanes.len()
+    );
+    for (lane_id, lane) in lanes.iter().enumerate() {
+        let total = lane.completed() + lane.queued() + lane.in_service() + lane.dropped();
+        ensure!(
+            engine.arrived() == total + lane.failed(),
+            "invariant `arrived = completed + queued + in service + dropped + failed` broken in lane {lane_id}"
+        );
+        for server in lane.servers() {
+            let modelled = model
+                .active
+                .get(&(lane_id as u32, server.id))
+                .copied()
+                .unwrap_or(0);
+            ensure!(
+                server.active() == modelled,
+                "invariant `server requests match the events` broken: lane {lane_id} server {} holds {}, model {modelled}",
+                server.id,
+                server.active()
+            );
+            ensure!(
+                server.in_service.len() <= config.workers as usize
+                    && server.queue.len() <= config.queue_limit as usize,
+                "invariant `a server holds at most workers + queue_limit` broken: {server:?}"
+            );
+            ensure!(
+                server.queue.is_empty() || server.in_service.len() == config.workers as usize,
+                "invariant `requests queue only while every worker is busy` broken: {server:?}"
+            );
+            ensure!(
+                server.up != model.down.contains(&server.id),
+                "invariant `up matches the crash and restart events` broken: {server:?}"
+            );
+        }
+        if lane.policy() == Policy::RoundRobin && !model.crashed_once {
+            let routed = lane.servers().iter().map(|s| s.routed);
+            let spread = routed.clone().max().unwrap_or(0) - routed.min().unwrap_or(0);
+            ensure!(
+                spread <= 1,
+                "invariant `round-robin counts differ by at most 1` broken: spread {spread}"
+            );
+        }
+    }
+    let up: Vec<u32> = (0..config.servers)
+        .filter(|id| !model.down.contains(id))
+        .collect();
+    let down: Vec<u32> = model.down.iter().copied().collect();
+    check_node_statuses(&engine.node_statuses(), &up, &down)?;
+    if let Some(p) = engine.snapshot().latency {
+        ensure!(
+            p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms,
+            "invariant `percentiles are ordered` broken: {p:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Counts and server states that an invalid action must leave unchanged, cheaper to compare
+/// than the whole engine.
+fn balancer_summary(engine: &LoadBalancer) -> String {
+    let lanes: Vec<_> = engine
+        .lanes()
+        .iter()
+        .map(|lane| {
+            let servers: Vec<_> = lane
+                .servers()
+                .iter()
+                .map(|s| (s.up, s.active(), s.routed, s.served))
+                .collect();
+            (lane.completed(), lane.dropped(), lane.failed(), servers)
+        })
+        .collect();
+    format!(
+        "{:?} {} {} {lanes:?}",
+        engine.config(),
+        engine.arrived(),
+        engine.now_ms()
+    )
+}
+
+fn run_balancer_op(
+    engine: &mut LoadBalancer,
+    model: &mut BalancerModel,
+    op: &BalancerOp,
+) -> Result<(), String> {
+    let (action, valid) = match *op {
+        BalancerOp::Step(count) => {
+            for _ in 0..count {
+                let from_ms = engine.now_ms();
+                let events = engine.step();
+                let to_ms = engine.now_ms();
+                ensure!(
+                    (to_ms - from_ms - load_balancer::STEP_MS).abs() <= TOLERANCE,
+                    "invariant `each step advances STEP_MS` broken: from {from_ms} to {to_ms}"
+                );
+                model.check_events(engine, &events)?;
+                check_balancer_state(engine, model)?;
+            }
+            return Ok(());
+        }
+        BalancerOp::SetRate(arrival_per_s) => (
+            load_balancer::Action::SetArrivalRate { arrival_per_s },
+            (0.1..=load_balancer::MAX_ARRIVAL_PER_S).contains(&arrival_per_s),
+        ),
+        BalancerOp::Crash(ref target) | BalancerOp::Restart(ref target) => {
+            let servers = engine.config().servers;
+            let down: Vec<u32> = model.down.iter().copied().collect();
+            let up: Vec<u32> = (0..servers).filter(|id| !model.down.contains(id)).collect();
+            let node = target.resolve(&up, &down);
+            let crash = matches!(op, BalancerOp::Crash(_));
+            let fault = if crash {
+                Fault::Crash { node }
+            } else {
+                Fault::Restart { node }
+            };
+            let valid = node < servers && model.down.contains(&node) != crash;
+            (LoadBalancer::fault_action(fault), valid)
+        }
+        BalancerOp::Unsupported(ref fault) => (LoadBalancer::fault_action(fault.clone()), false),
+    };
+    if valid {
+        let events = engine.apply(&action).map_err(|err| {
+            format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
+        })?;
+        model.check_events(engine, &events)?;
+    } else {
+        let before = balancer_summary(engine);
+        let result = engine.apply(&action);
+        ensure!(
+            result.as_ref().is_err_and(|err| !err.0.is_empty()),
+            "invariant `invalid action returns ActionError` broken: {action:?} returned {}",
+            describe(&result)
+        );
+        let after = balancer_summary(engine);
+        ensure!(
+            after == before,
+            "invariant `invalid action leaves the state unchanged` broken: {action:?}"
+        );
+    }
+    check_balancer_state(engine, model)
+}
+
+fn run_balancer_case(case: &BalancerCase) -> Result<(), TestCaseError> {
+    let mut engine = LoadBalancer::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut model = BalancerModel::default();
+    check_balancer_state(&engine, &model).map_err(|message| violation(case, "start", &message))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_balancer_op(&mut engine, &mut model, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    Ok(())
+}
+
+fn invalid_balancer_config() -> impl Strategy<Value = InvalidConfig<LoadBalancerConfig>> {
+    let names = [
+        "servers",
+        "workers",
+        "arrival_per_s",
+        "service_ms",
+        "slow_fraction",
+        "slow_factor",
+        "queue_limit",
+    ];
+    (
+        balancer_config(),
+        1u8..128,
+        (
+            u32_outside(1, load_balancer::MAX_SERVERS),
+            u32_outside(1, 16),
+        ),
+        f64_outside(0.1, load_balancer::MAX_ARRIVAL_PER_S),
+        f64_outside(1.0, 10_000.0),
+        (f64_outside(0.0, 1.0), f64_outside(1.0, 100.0)),
+        u32_outside(1, 1_000),
+    )
+        .prop_map(
+            move |(
+                valid,
+                mask,
+                (servers, workers),
+                arrival_per_s,
+                service_ms,
+                (slow_fraction, slow_factor),
+                queue_limit,
+            )| {
+                let config = LoadBalancerConfig {
+                    servers: pick(mask, 0, servers, valid.servers),
+                    workers: pick(mask, 1, workers, valid.workers),
+                    arrival_per_s: pick(mask, 2, arrival_per_s, valid.arrival_per_s),
+                    service_ms: pick(mask, 3, service_ms, valid.service_ms),
+                    slow_fraction: pick(mask, 4, slow_fraction, valid.slow_fraction),
+                    slow_factor: pick(mask, 5, slow_factor, valid.slow_factor),
+                    queue_limit: pick(mask, 6, queue_limit, valid.queue_limit),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // arrived = completed + queued + in service + dropped + failed in every lane. The requests
+    // on each server match those rebuilt from the events, and Routed reports them. No request
+    // goes to a down server, least-connections picks a server with the fewest requests, and
+    // round-robin counts differ by at most 1 until the first crash. A server serves at most
+    // `workers` requests and queues only while all are busy, up to `queue_limit`. A crash loses
+    // exactly the server's requests. Out-of-range rates, crashing a down or unknown server,
+    // restarting an up or unknown one, and unsupported fault kinds return ActionError and
+    // change nothing.
+    #[test]
+    fn load_balancer_keeps_invariants(case in balancer_case()) {
+        run_balancer_case(&case)?;
+    }
+
+    #[test]
+    fn load_balancer_rejects_invalid_config(invalid in invalid_balancer_config()) {
+        check_invalid::<LoadBalancer>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum QueueOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetArrivalRate` with this rate, valid or not.
+    SetArrivalRate(f64),
+    /// Applies `Action::SetFanOut` with this fan-out, valid or not.
+    SetFanOut(u32),
+}
+
+type QueueCase = Case<QueueConfig, QueueOp>;
+
+fn queue_config() -> impl Strategy<Value = QueueConfig> {
+    (
+        f64_in(0.0, open_queue::MAX_ARRIVAL_PER_S),
+        u32_in(1, 16),
+        f64_in(1.0, 10_000.0),
+        f64_in(0.0, 1.0),
+        f64_in(1.0, 100.0),
+        u32_in(1, open_queue::MAX_FAN_OUT),
+        prop_oneof![Just(Chart::LatencyCurve), Just(Chart::Histogram)],
+    )
+        .prop_map(
+            |(arrival_per_s, servers, service_ms, slow_fraction, slow_factor, fan_out, chart)| {
+                QueueConfig {
+                    arrival_per_s,
+                    servers,
+                    service_ms,
+                    slow_fraction,
+                    slow_factor,
+                    fan_out,
+                    chart,
+                }
+            },
+        )
+}
+
+fn queue_op() -> impl Strategy<Value = QueueOp> {
+    prop_oneof![
+        6 => (1u32..=5).prop_map(QueueOp::Step),
+        2 => f64_in(0.0, open_queue::MAX_ARRIVAL_PER_S).prop_map(QueueOp::SetArrivalRate),
+        1 => f64_outside(0.0, open_queue::MAX_ARRIVAL_PER_S).prop_map(QueueOp::SetArrivalRate),
+        2 => u32_in(1, open_queue::MAX_FAN_OUT).prop_map(QueueOp::SetFanOut),
+        1 => u32_outside(1, open_queue::MAX_FAN_OUT).prop_map(QueueOp::SetFanOut),
+    ]
+}
+
+fn queue_case() -> impl Strategy<Value = QueueCase> {
+    (
+        queue_config(),
+        engine_seed(),
+        prop::collection::vec(queue_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// The queue rebuilt from the events alone.
+#[derive(Default)]
+struct QueueModel {
+    /// Arrival time of each admitted request that has not completed.
+    in_flight: BTreeMap<u64, f64>,
+    /// Every request id that arrived or was dropped.
+    seen: BTreeSet<u64>,
+    admitted: u64,
+    dropped: u64,
+    completed: u64,
+    last_ms: f64,
+}
+
+impl QueueModel {
+    fn check_events(
+        &mut self,
+        events: &[open_queue::Event],
+        fan_out: u32,
+        from_ms: f64,
+        to_ms: f64,
+    ) -> Result<(), String> {
+        use open_queue::Event;
+        for event in events {
+            let at_ms = match *event {
+                Event::Arrived { at_ms, .. }
+                | Event::Dropped { at_ms, .. }
+                | Event::Completed { at_ms, .. }
+                | Event::ArrivalRateChanged { at_ms, .. }
+                | Event::FanOutChanged { at_ms, .. } => at_ms,
+            };
+            ensure!(
+                at_ms >= from_ms && at_ms <= to_ms,
+                "invariant `event time lies in the step or action` broken: {event:?} outside [{from_ms}, {to_ms}]"
+            );
+            ensure!(
+                at_ms >= self.last_ms,
+                "invariant `events are in time order` broken: {event:?} after {}",
+                self.last_ms
+            );
+            self.last_ms = at_ms;
+            match *event {
+                Event::Arrived {
+                    request_id, queued, ..
+                } => {
+                    ensure!(
+                        self.seen.insert(request_id),
+                        "invariant `request ids are unique` broken: {event:?}"
+                    );
+                    ensure!(
+                        queued <= MAX_QUEUE,
+                        "invariant `queue holds at most MAX_QUEUE` broken: {event:?}"
+                    );
+                    self.in_flight.insert(request_id, at_ms);
+                    self.admitted += 1;
+                }
+                Event::Dropped {
+                    request_id, queued, ..
+                } => {
+                    ensure!(
+                        self.seen.insert(request_id),
+                        "invariant `request ids are unique` broken: {event:?}"
+                    );
+                    ensure!(
+                        queued + fan_out as usize > MAX_QUEUE,
+                        "invariant `drops only when the queue has no room` broken: {event:?} with fan-out {fan_out}"
+                    );
+                    self.dropped += 1;
+                }
+                Event::Completed {
+                    request_id,
+                    latency_ms,
+                    ..
+                } => {
+                    let Some(arrived_ms) = self.in_flight.remove(&request_id) else {
+                        return Err(format!(
+                            "invariant `a request completes once, after it arrived` broken: {event:?}"
+                        ));
+                    };
+                    ensure!(
+                        (latency_ms - (at_ms - arrived_ms)).abs() <= TOLERANCE && latency_ms >= 0.0,
+                        "invariant `latency is completion minus arrival` broken: {event:?}, arrived at {arrived_ms}"
+                    );
+                    self.completed += 1;
+                }
+                Event::ArrivalRateChanged { .. } | Event::FanOutChanged { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_queue_state(engine: &Queue, model: &QueueModel) -> Result<(), String> {
+    let servers = engine.config().servers as usize;
+    ensure!(
+        engine.queue_len() <= MAX_QUEUE,
+        "invariant `queue holds at most MAX_QUEUE` broken: {}",
+        engine.queue_len()
+    );
+    ensure!(
+        engine.busy_servers() <= servers,
+        "invariant `busy servers <= servers` broken: {} of {servers}",
+        engine.busy_servers()
+    );
+    ensure!(
+        engine.queue_len() == 0 || engine.busy_servers() == servers,
+        "invariant `no server idles while sub-requests wait` broken: {} queued, {} of {servers} busy",
+        engine.queue_len(),
+        engine.busy_servers()
+    );
+    ensure!(
+        engine.admitted_total() == model.admitted
+            && engine.dropped_total() == model.dropped
+            && engine.completed_total() == model.completed
+            && engine.in_system() == model.in_flight.len(),
+        "invariant `counters match the events` broken: engine admitted {} dropped {} completed {} in system {}, events {} {} {} {}",
+        engine.admitted_total(),
+        engine.dropped_total(),
+        engine.completed_total(),
+        engine.in_system(),
+        model.admitted,
+        model.dropped,
+        model.completed,
+        model.in_flight.len()
+    );
+    for (name, percentiles) in [
+        ("all", engine.latency_percentiles()),
+        ("recent", engine.recent_percentiles()),
+    ] {
+        if let Some(p) = percentiles {
+            ensure!(
+                0.0 <= p.p50_ms && p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms,
+                "invariant `0 <= p50 <= p95 <= p99` broken: {name} {p:?}"
+            );
+        }
+    }
+    ensure!(
+        engine.recent_latencies().len() <= open_queue::MAX_RECENT_LATENCIES
+            && engine.curve().len() <= open_queue::CURVE_POINTS,
+        "invariant `history is bounded` broken: {} recent latencies, {} curve points",
+        engine.recent_latencies().len(),
+        engine.curve().len()
+    );
+    let gauges = [
+        engine.mean_in_system(),
+        engine.recent_mean_in_system(),
+        engine.recent_little_product(),
+        engine.recent_throughput_per_s(),
+        engine.config().utilization(),
+    ];
+    ensure!(
+        gauges
+            .iter()
+            .all(|value| value.is_finite() && *value >= 0.0),
+        "invariant `gauges are finite and not negative` broken: {gauges:?}"
+    );
+    Ok(())
+}
+
+fn queue_state(engine: &Queue) -> String {
+    let state = (
+        engine.now_ms(),
+        engine.config().clone(),
+        engine.queue_len(),
+        engine.busy_servers(),
+        engine.in_system(),
+        engine.admitted_total(),
+        engine.dropped_total(),
+        engine.completed_total(),
+    );
+    format!("{state:?} {:?}", engine.snapshot())
+}
+
+fn run_queue_op(engine: &mut Queue, model: &mut QueueModel, op: &QueueOp) -> Result<(), String> {
+    let (action, valid) = match *op {
+        QueueOp::Step(count) => {
+            for _ in 0..count {
+                let from_ms = engine.now_ms();
+                let fan_out = engine.config().fan_out;
+                let events = engine.step();
+                model.check_events(&events, fan_out, from_ms, engine.now_ms())?;
+                check_queue_state(engine, model)?;
+            }
+            return Ok(());
+        }
+        QueueOp::SetArrivalRate(arrival_per_s) => (
+            open_queue::Action::SetArrivalRate { arrival_per_s },
+            (0.0..=open_queue::MAX_ARRIVAL_PER_S).contains(&arrival_per_s),
+        ),
+        QueueOp::SetFanOut(fan_out) => (
+            open_queue::Action::SetFanOut { fan_out },
+            (1..=open_queue::MAX_FAN_OUT).contains(&fan_out),
+        ),
+    };
+    if valid {
+        let now_ms = engine.now_ms();
+        let fan_out = engine.config().fan_out;
+        let events = engine.apply(&action).map_err(|err| {
+            format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
+        })?;
+        ensure!(
+            events.len() == 1,
+            "invariant `a setting change returns one event` broken: {events:?}"
+        );
+        model.check_events(&events, fan_out, now_ms, now_ms)?;
+    } else {
+        let before = queue_state(engine);
+        let result = engine.apply(&action);
+        ensure!(
+            result.as_ref().is_err_and(|err| !err.0.is_empty()),
+            "invariant `invalid action returns ActionError` broken: {action:?} returned {}",
+            describe(&result)
+        );
+        ensure!(
+            queue_state(engine) == before,
+            "invariant `invalid action leaves the state unchanged` broken: {action:?}"
+        );
+    }
+    check_queue_state(engine, model)
+}
+
+fn run_queue_case(case: &QueueCase) -> Result<(), TestCaseError> {
+    let mut engine = Queue::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut model = QueueModel::default();
+    check_queue_state(&engine, &model).map_err(|message| violation(case, "start", &message))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_queue_op(&mut engine, &mut model, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    Ok(())
+}
+
+fn invalid_queue_config() -> impl Strategy<Value = InvalidConfig<QueueConfig>> {
+    let names = [
+        "arrival_per_s",
+        "servers",
+        "service_ms",
+        "slow_fraction",
+        "slow_factor",
+        "fan_out",
+    ];
+    let bad = (
+        f64_outside(0.0, open_queue::MAX_ARRIVAL_PER_S),
+        u32_outside(1, 16),
+        f64_outside(1.0, 10_000.0),
+        f64_outside(0.0, 1.0),
+        f64_outside(1.0, 100.0),
+        u32_outside(1, open_queue::MAX_FAN_OUT),
+    );
+    (queue_config(), 1u8..64, bad).prop_map(move |(valid, mask, bad)| {
+        let config = QueueConfig {
+            arrival_per_s: pick(mask, 0, bad.0, valid.arrival_per_s),
+            servers: pick(mask, 1, bad.1, valid.servers),
+            service_ms: pick(mask, 2, bad.2, valid.service_ms),
+            slow_fraction: pick(mask, 3, bad.3, valid.slow_fraction),
+            slow_factor: pick(mask, 4, bad.4, valid.slow_factor),
+            fan_out: pick(mask, 5, bad.5, valid.fan_out),
+            chart: valid.chart,
+        };
+        InvalidConfig {
+            config,
+            first_invalid: first_set(mask, &names),
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // Every event lies in its step or action, in time order. Request ids are unique, a request
+    // completes at most once and only after it arrived, and its latency is completion time
+    // minus arrival time. The queue never holds more than MAX_QUEUE sub-requests, a request is
+    // dropped only when its sub-requests do not fit, and no server idles while sub-requests
+    // wait. The engine's counters match the events, percentiles are ordered, history is
+    // bounded and the gauges are finite. Out-of-range, NaN and infinite arrival rates and
+    // fan-outs return ActionError and change nothing.
+    #[test]
+    fn queue_keeps_invariants(case in queue_case()) {
+        run_queue_case(&case)?;
+    }
+
+    #[test]
+    fn queue_rejects_invalid_config(invalid in invalid_queue_config()) {
+        check_invalid::<Queue>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxy
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum ProxyOp {
+    /// Runs this many steps.
+    Step(u32),
+    Purge,
+    Crash(Target),
+    Restart(Target),
+    Unsupported(Fault),
+}
+
+type ProxyCase = Case<ProxyConfig, ProxyOp>;
+
+fn proxy_config() -> impl Strategy<Value = ProxyConfig> {
+    (
+        prop_oneof![Just(Mode::Forward), Just(Mode::Reverse)],
+        u32_in(1, proxy::MAX_CLIENTS),
+        f64_in(0.0, proxy::MAX_ARRIVAL_PER_S),
+        (f64_in(0.0, 3600.0), f64_in(1.0, 5000.0)),
+        (u32_in(1, 1000), 0u32..=3),
+        (u32_in(1, proxy::MAX_APP_SERVERS), f64_in(0.0, 1.0)),
+    )
+        .prop_map(
+            |(
+                mode,
+                clients,
+                arrival_per_s,
+                (cache_ttl_s, upstream_ms),
+                (objects, blocked_sites),
+                (app_servers, api_fraction),
+            )| ProxyConfig {
+                mode,
+                clients,
+                arrival_per_s,
+                cache_ttl_s,
+                upstream_ms,
+                objects,
+                blocked_sites,
+                app_servers,
+                api_fraction,
+            },
+        )
+}
+
+fn proxy_op() -> impl Strategy<Value = ProxyOp> {
+    prop_oneof![
+        6 => (1u32..=4).prop_map(ProxyOp::Step),
+        1 => Just(ProxyOp::Purge),
+        2 => crash_target().prop_map(ProxyOp::Crash),
+        2 => restart_target().prop_map(ProxyOp::Restart),
+        1 => unsupported_fault().prop_map(ProxyOp::Unsupported),
+    ]
+}
+
+fn proxy_case() -> impl Strategy<Value = ProxyCase> {
+    (
+        proxy_config(),
+        engine_seed(),
+        prop::collection::vec(proxy_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Down nodes and answered requests, rebuilt from the events.
+#[derive(Debug, Default)]
+struct ProxyModel {
+    down: BTreeSet<u32>,
+    forwarded: BTreeSet<u64>,
+    served: u64,
+}
+
+impl ProxyModel {
+    fn check_events(&mut self, engine: &Proxy, events: &[proxy::Event]) -> Result<(), String> {
+        let config = engine.config();
+        for event in events {
+            match event {
+                proxy::Event::Forwarded {
+                    request_id,
+                    node,
+                    target,
+                    from,
+                    forwarded_for,
+                    ..
+                } => {
+                    ensure!(
+                        !self.down.contains(node),
+                        "invariant `down backend gets no requests` broken: {target} to {node}"
+                    );
+                    let blocked = engine.nodes().get(*node as usize).is_none_or(|n| n.blocked);
+                    ensure!(
+                        !blocked,
+                        "invariant `blocked sites never reach the origin` broken: {target}"
+                    );
+                    if config.mode == Mode::Forward {
+                        ensure!(
+                            from == proxy::PROXY_PUBLIC_ADDR && forwarded_for.is_none(),
+                            "invariant `origin sees only the proxy address` broken: {from} \
+                             {forwarded_for:?}"
+                        );
+                    } else {
+                        let to_static = *node == config.app_servers;
+                        ensure!(
+                            to_static == target.starts_with("/static/"),
+                            "invariant `routes follow longest prefix` broken: {target} to {node}"
+                        );
+                    }
+                    self.forwarded.insert(*request_id);
+                }
+                proxy::Event::Served {
+                    request_id,
+                    target,
+                    route,
+                    outcome,
+                    status,
+                    latency_ms,
+                    ..
+                } => {
+                    self.served += 1;
+                    ensure!(
+                        *outcome != Outcome::Hit || !self.forwarded.contains(request_id),
+                        "invariant `cache hit never contacts the origin` broken: {target}"
+                    );
+                    ensure!(
+                        *outcome == Outcome::Hit
+                            || *outcome == Outcome::Blocked
+                            || *status != 200
+                            || self.forwarded.contains(request_id),
+                        "invariant `a 200 that is no hit was forwarded` broken: {target}"
+                    );
+                    ensure!(
+                        *latency_ms >= 0.0,
+                        "invariant `latency is not negative` broken: {latency_ms}"
+                    );
+                    if config.mode == Mode::Reverse {
+                        let longest = proxy::route_for(target).map(|r| r.prefix);
+                        ensure!(
+                            *route == longest,
+                            "invariant `routes follow longest prefix` broken: {target} {route:?}"
+                        );
+                    }
+                }
+                proxy::Event::Crashed { node, .. } => {
+                    self.down.insert(*node);
+                }
+                proxy::Event::Restarted { node, .. } => {
+                    self.down.remove(node);
+                }
+                proxy::Event::TlsHandshake { .. } | proxy::Event::Purged { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_proxy_state(engine: &Proxy, model: &ProxyModel) -> Result<(), String> {
+    let counts = engine.counts();
+    ensure!(
+        counts.requests == counts.served + engine.in_flight() as u64,
+        "invariant `requests = served + in flight` broken: {} != {} + {}",
+        counts.requests,
+        counts.served,
+        engine.in_flight()
+    );
+    ensure!(
+        counts.served == model.served,
+        "invariant `served matches the events` broken: {} != {}",
+        counts.served,
+        model.served
+    );
+    ensure!(
+        counts.hits + counts.misses + counts.blocked <= counts.requests,
+        "invariant `hits + misses + blocked <= requests` broken: {counts:?}"
+    );
+    ensure!(
+        counts.internal_handshakes == 0,
+        "invariant `no TLS inside` broken: {}",
+        counts.internal_handshakes
+    );
+    let down: BTreeSet<u32> = engine
+        .nodes()
+        .iter()
+        .filter(|n| !n.up)
+        .map(|n| n.id)
+        .collect();
+    ensure!(
+        down == model.down,
+        "invariant `down nodes match the events` broken: {down:?} != {:?}",
+        model.down
+    );
+    Ok(())
+}
+
+fn run_proxy_op(engine: &mut Proxy, model: &mut ProxyModel, op: &ProxyOp) -> Result<(), String> {
+    let (action, valid) = match *op {
+        ProxyOp::Step(count) => {
+            for _ in 0..count {
+                let from_ms = engine.now_ms();
+                let events = engine.step();
+                let to_ms = engine.now_ms();
+                ensure!(
+                    (to_ms - from_ms - proxy::STEP_MS).abs() <= TOLERANCE,
+                    "invariant `each step advances STEP_MS` broken: from {from_ms} to {to_ms}"
+                );
+                model.check_events(engine, &events)?;
+                check_proxy_state(engine, model)?;
+            }
+            return Ok(());
+        }
+        ProxyOp::Purge => (proxy::Action::Purge, true),
+        ProxyOp::Crash(ref target) | ProxyOp::Restart(ref target) => {
+            let nodes = engine.nodes().len() as u32;
+            let down: Vec<u32> = model.down.iter().copied().collect();
+            let up: Vec<u32> = (0..nodes).filter(|id| !model.down.contains(id)).collect();
+            let node = target.resolve(&up, &down);
+            let crash = matches!(op, ProxyOp::Crash(_));
+            let fault = if crash {
+                Fault::Crash { node }
+            } else {
+                Fault::Restart { node }
+            };
+            let valid = node < nodes && model.down.contains(&node) != crash;
+            (Proxy::fault_action(fault), valid)
+        }
+        ProxyOp::Unsupported(ref fault) => (Proxy::fault_action(fault.clone()), false),
+    };
+    if valid {
+        let events = engine.apply(&action).map_err(|err| {
+            format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
+        })?;
+        model.check_events(engine, &events)?;
+    } else {
+        let before = (engine.counts().clone(), engine.nodes().to_vec());
+        let result = engine.apply(&action);
+        ensure!(
+            result.as_ref().is_err_and(|err| !err.0.is_empty()),
+            "invariant `invalid action returns ActionError` broken: {action:?} returned {}",
+            describe(&result)
+        );
+        let after = (engine.counts().clone(), engine.nodes().to_vec());
+        ensure!(
+            after == before,
+            "invariant `invalid action leaves the state unchanged` broken: {action:?}"
+        );
+    }
+    check_proxy_state(engine, model)
+}
+
+fn run_proxy_case(case: &ProxyCase) -> Result<(), TestCaseError> {
+    let mut engine = Proxy::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    let mut model = ProxyModel::default();
+    check_proxy_state(&engine, &model).map_err(|message| violation(case, "start", &message))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_proxy_op(&mut engine, &mut model, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    Ok(())
+}
+
+fn invalid_proxy_config() -> impl Strategy<Value = InvalidConfig<ProxyConfig>> {
+    let names = [
+        "clients",
+        "arrival_per_s",
+        "cache_ttl_s",
+        "upstream_ms",
+        "objects",
+        "blocked_sites",
+        "app_servers",
+        "api_fraction",
+    ];
+    (
+        proxy_config(),
+        1u8..=255,
+        (
+            u32_outside(1, proxy::MAX_CLIENTS),
+            f64_outside(0.0, proxy::MAX_ARRIVAL_PER_S),
+        ),
+        (f64_outside(0.0, 3600.0), f64_outside(1.0, 5000.0)),
+        (u32_outside(1, 1000), u32_outside(0, 3)),
+        (
+            u32_outside(1, proxy::MAX_APP_SERVERS),
+            f64_outside(0.0, 1.0),
+        ),
+    )
+        .prop_map(
+            move |(
+                valid,
+                mask,
+                (clients, arrival_per_s),
+                (cache_ttl_s, upstream_ms),
+                (objects, blocked_sites),
+                (app_servers, api_fraction),
+            )| {
+                let config = ProxyConfig {
+                    clients: pick(mask, 0, clients, valid.clients),
+                    arrival_per_s: pick(mask, 1, arrival_per_s, valid.arrival_per_s),
+                    cache_ttl_s: pick(mask, 2, cache_ttl_s, valid.cache_ttl_s),
+                    upstream_ms: pick(mask, 3, upstream_ms, valid.upstream_ms),
+                    objects: pick(mask, 4, objects, valid.objects),
+                    blocked_sites: pick(mask, 5, blocked_sites, valid.blocked_sites),
+                    app_servers: pick(mask, 6, app_servers, valid.app_servers),
+                    api_fraction: pick(mask, 7, api_fraction, valid.api_fraction),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // No request is forwarded to a down node or to a site on the denylist. In forward mode
+    // every origin sees only the proxy's public address and no X-Forwarded-For; in reverse mode
+    // every response names the longest matching route and `/static/` goes to the static server.
+    // A cache hit is never forwarded, and a 200 that is not a hit was forwarded. Requests equal
+    // responses plus requests in flight, the down nodes match the events, and no TLS runs
+    // inside. Crashing a down or unknown node, restarting an up or unknown one, and unsupported
+    // fault kinds return ActionError and change nothing.
+    #[test]
+    fn proxy_keeps_invariants(case in proxy_case()) {
+        run_proxy_case(&case)?;
+    }
+
+    #[test]
+    fn proxy_rejects_invalid_config(invalid in invalid_proxy_config()) {
+        check_invalid::<Proxy>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database indexing
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum IndexOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetIndex`, which fails when the table is already in that state.
+    SetIndex(bool),
+}
+
+type IndexCase = Case<IndexingConfig, IndexOp>;
+
+fn index_config() -> impl Strategy<Value = IndexingConfig> {
+    (
+        (
+            u32_in(1, 10_000_000),
+            f64_in(0.0, indexing::MAX_INSERT_PER_S),
+        ),
+        (f64_in(0.0, indexing::MAX_QUERY_PER_S), f64_in(0.0, 100.0)),
+        (u32_in(1, 100_000), u32_in(2, indexing::MAX_FANOUT)),
+        (any::<bool>(), f64_in(0.01, 1000.0)),
+    )
+        .prop_map(
+            |(
+                (initial_rows, insert_per_s),
+                (query_per_s, range_pct),
+                (range_rows, fanout),
+                (indexed, cost_per_row_us),
+            )| IndexingConfig {
+                initial_rows,
+                insert_per_s,
+                query_per_s,
+                range_pct,
+                range_rows,
+                fanout,
+                indexed,
+                cost_per_row_us,
+            },
+        )
+}
+
+fn index_case() -> impl Strategy<Value = IndexCase> {
+    let op = prop_oneof![
+        4 => (1u32..=3).prop_map(IndexOp::Step),
+        1 => any::<bool>().prop_map(IndexOp::SetIndex),
+    ];
+    (
+        index_config(),
+        engine_seed(),
+        // Up to 1000 queries per second run 100 per step, so cases stay short.
+        prop::collection::vec(op, 1..=12),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks each event against the table size replayed from the events before it.
+fn check_index_events(
+    config: &IndexingConfig,
+    rows: &mut u64,
+    indexed: bool,
+    events: &[indexing::Event],
+) -> Result<(), String> {
+    for event in events {
+        match *event {
+            indexing::Event::Query {
+                kind,
+                matches,
+                examined,
+                indexed: used,
+                ..
+            } => {
+                let expected_matches = match kind {
+                    indexing::QueryKind::Point => 1,
+                    indexing::QueryKind::Range => u64::from(config.range_rows).min(*rows),
+                };
+                ensure!(
+                    matches == expected_matches,
+                    "invariant `matches are 1 or min(range_rows, rows)` broken: {matches}"
+                );
+                ensure!(
+                    used == indexed,
+                    "invariant `query uses the index iff it exists` broken"
+                );
+                let expected = if indexed {
+                    indexing::btree_depth(*rows, config.fanout) + matches
+                } else {
+                    *rows
+                };
+                ensure!(
+                    examined == expected,
+                    "invariant `examined = rows, or depth + matches` broken: {examined} for {rows} rows, expected {expected}"
+                );
+            }
+            indexing::Event::Inserted {
+                rows: after,
+                rows_added,
+                pages_per_insert,
+                ..
+            } => {
+                ensure!(
+                    after == *rows + rows_added && after <= indexing::MAX_ROWS,
+                    "invariant `rows only grow, by rows_added, up to MAX_ROWS` broken: {rows} + {rows_added} -> {after}"
+                );
+                *rows = after;
+                let expected = if indexed {
+                    1 + indexing::btree_depth(after, config.fanout)
+                } else {
+                    1
+                };
+                ensure!(
+                    pages_per_insert == expected,
+                    "invariant `insert costs 1, plus depth if indexed` broken: {pages_per_insert}"
+                );
+            }
+            indexing::Event::IndexChanged { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+fn run_index_case(case: &IndexCase) -> Result<(), TestCaseError> {
+    let mut engine = Indexing::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    let mut rows = u64::from(case.config.initial_rows);
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        match *op {
+            IndexOp::Step(steps) => {
+                for _ in 0..steps {
+                    let indexed = engine.indexed();
+                    let events = engine.step();
+                    check_index_events(&case.config, &mut rows, indexed, &events)
+                        .map_err(|message| violation(case, &at, &message))?;
+                }
+            }
+            IndexOp::SetIndex(enabled) => {
+                let before = engine.indexed();
+                let result = engine.apply(&indexing::Action::SetIndex { enabled });
+                let ok = result.is_ok() == (before != enabled) && engine.indexed() == enabled;
+                if !ok {
+                    return Err(violation(
+                        case,
+                        &at,
+                        &format!(
+                            "invariant `SetIndex applies only a change` broken: {}",
+                            describe(&result)
+                        ),
+                    ));
+                }
+            }
+        }
+        if engine.rows() != rows {
+            return Err(violation(
+                case,
+                &at,
+                "invariant `rows() matches the events` broken",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn invalid_index_config() -> impl Strategy<Value = InvalidConfig<IndexingConfig>> {
+    let names = [
+        "initial_rows",
+        "insert_per_s",
+        "query_per_s",
+        "range_pct",
+        "range_rows",
+        "fanout",
+        "cost_per_row_us",
+    ];
+    (
+        index_config(),
+        1u8..128,
+        (
+            u32_outside(1, 10_000_000),
+            f64_outside(0.0, indexing::MAX_INSERT_PER_S),
+        ),
+        (
+            f64_outside(0.0, indexing::MAX_QUERY_PER_S),
+            f64_outside(0.0, 100.0),
+        ),
+        (
+            u32_outside(1, 100_000),
+            u32_outside(2, indexing::MAX_FANOUT),
+            f64_outside(0.01, 1000.0),
+        ),
+    )
+        .prop_map(
+            move |(
+                valid,
+                mask,
+                (initial_rows, insert_per_s),
+                (query_per_s, range_pct),
+                (range_rows, fanout, cost_per_row_us),
+            )| {
+                let config = IndexingConfig {
+                    initial_rows: pick(mask, 0, initial_rows, valid.initial_rows),
+                    insert_per_s: pick(mask, 1, insert_per_s, valid.insert_per_s),
+                    query_per_s: pick(mask, 2, query_per_s, valid.query_per_s),
+                    range_pct: pick(mask, 3, range_pct, valid.range_pct),
+                    range_rows: pick(mask, 4, range_rows, valid.range_rows),
+                    fanout: pick(mask, 5, fanout, valid.fanout),
+                    cost_per_row_us: pick(mask, 6, cost_per_row_us, valid.cost_per_row_us),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // Without the index a query examines every row; with it, btree_depth(rows, fanout) +
+    // matches, where matches is 1 for a point lookup and min(range_rows, rows) for a range.
+    // Rows only grow, by the reported rows_added, up to MAX_ROWS. An insert costs 1 page, plus
+    // the depth when indexed. SetIndex fails exactly when it would change nothing.
+    #[test]
+    fn indexing_keeps_invariants(case in index_case()) {
+        run_index_case(&case)?;
+    }
+
+    #[test]
+    fn indexing_rejects_invalid_config(invalid in invalid_index_config()) {
+        check_invalid::<Indexing>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL vs NoSQL data models
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum ModelOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Runs one pattern through `Action::Run`.
+    Run(data_model::Pattern),
+}
+
+type ModelCase = Case<DataModelConfig, ModelOp>;
+
+/// Draws a configuration. Users and orders per user stay below their maximum (1000 and 50) so
+/// that a case builds at most 20,000 items and the property keeps to seconds.
+fn model_config() -> impl Strategy<Value = DataModelConfig> {
+    (
+        (u32_in(1, 100), u32_in(1, data_model::MAX_PRODUCTS)),
+        (u32_in(1, 10), u32_in(1, data_model::MAX_ITEMS_PER_ORDER)),
+        f64_in(0.01, 100.0),
+    )
+        .prop_map(
+            |((users, products), (orders_per_user, items_per_order), round_trip_ms)| {
+                DataModelConfig {
+                    users,
+                    products,
+                    orders_per_user,
+                    items_per_order,
+                    round_trip_ms,
+                }
+            },
+        )
+}
+
+fn model_case() -> impl Strategy<Value = ModelCase> {
+    let op = prop_oneof![
+        2 => (1u32..=5).prop_map(ModelOp::Step),
+        3 => prop::sample::select(data_model::Pattern::ALL.to_vec()).prop_map(ModelOp::Run),
+    ];
+    (
+        model_config(),
+        engine_seed(),
+        prop::collection::vec(op, 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks one event: both models agree, and the costs follow the formulas for `k` items.
+fn check_model_event(event: &data_model::Event, k: u64) -> Result<(), String> {
+    let data_model::Event::Ran {
+        pattern,
+        relational,
+        document,
+        agree,
+        ..
+    } = event;
+    ensure!(
+        *agree,
+        "invariant `both models return the same answer` broken: {event:?}"
+    );
+    match pattern {
+        data_model::Pattern::FetchOrder => {
+            ensure!(
+                relational.reads == 1 + 2 * k && document.reads == 1,
+                "invariant `fetch reads 1 + 2k rows or 1 document` broken: {event:?}"
+            );
+        }
+        data_model::Pattern::RenameProduct => {
+            ensure!(
+                relational.writes == 1 && document.writes >= 1,
+                "invariant `rename writes 1 row, 1 + copies documents` broken: {event:?}"
+            );
+        }
+        data_model::Pattern::Report => {
+            ensure!(
+                document.bytes_read > relational.bytes_read,
+                "invariant `report reads more bytes as documents` broken: {event:?}"
+            );
+        }
+        data_model::Pattern::PlaceOrder => {
+            ensure!(
+                relational.writes == 1 + 2 * k && document.writes == 1 + k,
+                "invariant `place writes 1 + 2k rows or 1 + k documents` broken: {event:?}"
+            );
+        }
+        data_model::Pattern::UserOrders => {}
+    }
+    Ok(())
+}
+
+fn run_model_case(case: &ModelCase) -> Result<(), TestCaseError> {
+    let mut engine = DataModel::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    let k = u64::from(case.config.items_per_order);
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        let events = match *op {
+            ModelOp::Step(steps) => (0..steps).flat_map(|_| engine.step()).collect(),
+            ModelOp::Run(pattern) => engine
+                .apply(&data_model::Action::Run { pattern })
+                .map_err(|err| violation(case, &at, &format!("Run rejected: {err}")))?,
+        };
+        for event in &events {
+            check_model_event(event, k).map_err(|message| violation(case, &at, &message))?;
+        }
+    }
+    if engine.disagreements() != 0 {
+        return Err(violation(
+            case,
+            "end",
+            "invariant `no disagreements` broken",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid_model_config() -> impl Strategy<Value = InvalidConfig<DataModelConfig>> {
+    let names = [
+        "users",
+        "products",
+        "orders_per_user",
+        "items_per_order",
+        "round_trip_ms",
+    ];
+    (
+        model_config(),
+        1u8..32,
+        (
+            u32_outside(1, data_model::MAX_USERS),
+            u32_outside(1, data_model::MAX_PRODUCTS),
+        ),
+        (
+            u32_outside(1, data_model::MAX_ORDERS_PER_USER),
+            u32_outside(1, data_model::MAX_ITEMS_PER_ORDER),
+        ),
+        f64_outside(0.01, 100.0),
+    )
+        .prop_map(
+            move |(
+                valid,
+                mask,
+                (users, products),
+                (orders_per_user, items_per_order),
+                round_trip_ms,
+            )| {
+                let config = DataModelConfig {
+                    users: pick(mask, 0, users, valid.users),
+                    products: pick(mask, 1, products, valid.products),
+                    orders_per_user: pick(mask, 2, orders_per_user, valid.orders_per_user),
+                    items_per_order: pick(mask, 3, items_per_order, valid.items_per_order),
+                    round_trip_ms: pick(mask, 4, round_trip_ms, valid.round_trip_ms),
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // Both models return the same answer for every pattern, before and after renames and new
+    // orders. Fetching an order reads 1 + 2k rows or 1 document, a rename writes 1 row and at
+    // least 1 document, the report reads more bytes as documents, and placing an order writes
+    // 1 + 2k rows or 1 + k documents.
+    #[test]
+    fn data_model_keeps_invariants(case in model_case()) {
+        run_model_case(&case)?;
+    }
+
+    #[test]
+    fn data_model_rejects_invalid_config(invalid in invalid_model_config()) {
+        check_invalid::<DataModel>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum HttpOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Sends a request, with an index into the paths both designs offer plus invalid ones.
+    Send(Method, Index, bool),
+    SendAgain,
+}
+
+type HttpCase = Case<HttpApiConfig, HttpOp>;
+
+/// Paths the cases send: both designs' lists, a missing route, and invalid paths.
+const HTTP_PATHS: &[&str] = &[
+    "/orders",
+    "/orders/1",
+    "/orders/2",
+    "/orders/4",
+    "/orders/9",
+    "/orders/abc",
+    "/getOrder?id=1",
+    "/getOrder?id=9",
+    "/createOrder",
+    "/updateOrder?id=1",
+    "/deleteOrder?id=1",
+    "/deleteOrder?id=2",
+    "/deleteOrder",
+    "/nothing",
+    "orders",
+    "",
+];
+
+fn http_config() -> impl Strategy<Value = HttpApiConfig> {
+    (
+        prop_oneof![Just(Design::Resource), Just(Design::Rpc)],
+        f64_in(0.0, 100.0),
+        f64_in(0.0, 20.0),
+    )
+        .prop_map(|(design, loss_pct, crawler_per_s)| HttpApiConfig {
+            design,
+            loss_pct,
+            crawler_per_s,
+        })
+}
+
+fn http_op() -> impl Strategy<Value = HttpOp> {
+    prop_oneof![
+        2 => (1u32..=40).prop_map(HttpOp::Step),
+        4 => (prop::sample::select(Method::ALL.to_vec()), any::<Index>(), any::<bool>())
+            .prop_map(|(method, path, stale)| HttpOp::Send(method, path, stale)),
+        1 => Just(HttpOp::SendAgain),
+    ]
+}
+
+fn http_case() -> impl Strategy<Value = HttpCase> {
+    (
+        http_config(),
+        engine_seed(),
+        prop::collection::vec(http_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks one handled request against the rules of its design.
+fn check_http_events(engine: &HttpApi, events: &[http_api::Event]) -> Result<(), String> {
+    for event in events {
+        let http_api::Event::Handled {
+            method,
+            status,
+            changed,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        ensure!(
+            !http_api::reason(*status).is_empty(),
+            "invariant `every status has a reason phrase` broken: {status}"
+        );
+        if engine.config().design == Design::Resource {
+            ensure!(
+                !(method.is_safe() && *changed),
+                "invariant `safe methods never change state` broken: {method:?} changed the store"
+            );
+            ensure!(
+                !(*status >= 400 && *changed),
+                "invariant `an error response changes nothing` broken: {status}"
+            );
+        }
+    }
+    for exchange in engine.history() {
+        let response = &exchange.response;
+        ensure!(
+            response.status != 405 || response.allow.is_some(),
+            "invariant `405 lists Allow` broken"
+        );
+        ensure!(
+            response.status != 201 || response.location.is_some(),
+            "invariant `201 carries Location` broken"
+        );
+        ensure!(
+            exchange.method != Method::Head || response.body.is_empty(),
+            "invariant `HEAD has no body` broken"
+        );
+    }
+    ensure!(
+        engine.orders().len() <= http_api::MAX_ORDERS,
+        "invariant `store holds at most MAX_ORDERS` broken: {}",
+        engine.orders().len()
+    );
+    ensure!(
+        engine.pending_retries() <= 1 + engine.requests() as usize,
+        "invariant `retries come from requests` broken"
+    );
+    Ok(())
+}
+
+fn run_http_case(case: &HttpCase) -> Result<(), TestCaseError> {
+    let mut engine = HttpApi::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        match op {
+            HttpOp::Step(count) => {
+                for _ in 0..*count {
+                    let events = engine.step();
+                    check_http_events(&engine, &events)
+                        .map_err(|message| violation(case, &at, &message))?;
+                }
+            }
+            HttpOp::Send(method, path, stale) => {
+                let path = path.get(HTTP_PATHS);
+                let action = http_api::Action::Send {
+                    method: *method,
+                    path: path.to_string(),
+                    stale_if_match: *stale,
+                };
+                let requests = engine.requests();
+                let result = engine.apply(&action);
+                let valid = path.starts_with('/');
+                if result.is_ok() != valid {
+                    return Err(violation(
+                        case,
+                        &at,
+                        &format!("invariant `only invalid paths are rejected` broken: {path:?}"),
+                    ));
+                }
+                if !valid && engine.requests() != requests {
+                    return Err(violation(
+                        case,
+                        &at,
+                        "invariant `a rejected action changes nothing` broken",
+                    ));
+                }
+                check_http_events(&engine, &result.unwrap_or_default())
+                    .map_err(|message| violation(case, &at, &message))?;
+            }
+            HttpOp::SendAgain => {
+                let result = engine.apply(&http_api::Action::SendAgain);
+                check_http_events(&engine, &result.unwrap_or_default())
+                    .map_err(|message| violation(case, &at, &message))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid_http_config() -> impl Strategy<Value = InvalidConfig<HttpApiConfig>> {
+    let names = ["loss_pct", "crawler_per_s"];
+    (
+        http_config(),
+        1u8..4,
+        f64_outside(0.0, 100.0),
+        f64_outside(0.0, 20.0),
+    )
+        .prop_map(move |(valid, mask, loss, crawler)| {
+            let config = HttpApiConfig {
+                design: valid.design,
+                loss_pct: pick(mask, 0, loss, valid.loss_pct),
+                crawler_per_s: pick(mask, 1, crawler, valid.crawler_per_s),
+            };
+            InvalidConfig {
+                config,
+                first_invalid: first_set(mask, &names),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // In the resource design a safe method never changes the store and an error status changes
+    // nothing. Every status has a reason phrase, 405 lists Allow, 201 carries Location, HEAD has
+    // no body, the store never exceeds MAX_ORDERS, and only paths without a leading / are
+    // rejected, changing nothing.
+    #[test]
+    fn http_api_keeps_invariants(case in http_case()) {
+        run_http_case(&case)?;
+    }
+
+    #[test]
+    fn http_api_rejects_invalid_config(invalid in invalid_http_config()) {
+        check_invalid::<HttpApi>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message queue
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum MqOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::SetPublishRate`, valid or not.
+    SetRate(f64),
+    /// Applies `Action::SetProcessTime`, valid or not.
+    SetProcess(f64),
+    /// Applies `Action::Burst`, valid or not.
+    Burst(u32),
+    AddConsumer,
+    RemoveConsumer,
+    Crash(Target),
+    Restart(Target),
+    Unsupported(Fault),
+}
+
+type MqCase = Case<MessageQueueConfig, MqOp>;
+
+fn mq_config() -> impl Strategy<Value = MessageQueueConfig> {
+    (
+        prop_oneof![
+            Just(message_queue::Mode::Queue),
+            Just(message_queue::Mode::Direct)
+        ],
+        f64_in(0.0, message_queue::MAX_PUBLISH_PER_S),
+        u32_in(1, message_queue::MAX_CONSUMERS),
+        f64_in(1.0, 60_000.0),
+        prop_oneof![
+            Just(0),
+            u32_in(0, 50),
+            u32_in(0, message_queue::MAX_QUEUE_LEN)
+        ],
+        prop_oneof![
+            Just(message_queue::Overflow::DropOldest),
+            Just(message_queue::Overflow::RejectPublish)
+        ],
+        f64_in(100.0, 600_000.0),
+    )
+        .prop_map(
+            |(mode, publish_per_s, consumers, process_ms, max_len, overflow, ack_timeout_ms)| {
+                MessageQueueConfig {
+                    mode,
+                    publish_per_s,
+                    consumers,
+                    process_ms,
+                    max_len,
+                    overflow,
+                    ack_timeout_ms,
+                }
+            },
+        )
+}
+
+fn mq_op() -> impl Strategy<Value = MqOp> {
+    prop_oneof![
+        6 => (1u32..=20).prop_map(MqOp::Step),
+        1 => prop_oneof![f64_in(0.0, 200.0), f64_outside(0.0, 200.0)].prop_map(MqOp::SetRate),
+        1 => prop_oneof![f64_in(1.0, 60_000.0), f64_outside(1.0, 60_000.0)]
+            .prop_map(MqOp::SetProcess),
+        1 => prop_oneof![1u32..=60, Just(0), Just(message_queue::MAX_BURST + 1)]
+            .prop_map(MqOp::Burst),
+        1 => Just(MqOp::AddConsumer),
+        1 => Just(MqOp::RemoveConsumer),
+        2 => crash_target().prop_map(MqOp::Crash),
+        1 => restart_target().prop_map(MqOp::Restart),
+        1 => prop_oneof![Just(Fault::Heal), Just(Fault::DropMessages { probability: 0.5 })]
+            .prop_map(MqOp::Unsupported),
+    ]
+}
+
+fn mq_case() -> impl Strategy<Value = MqCase> {
+    (
+        mq_config(),
+        any::<u64>(),
+        prop::collection::vec(mq_op(), 1..MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Messages acked so far, rebuilt from the events, to check that none is acked twice.
+#[derive(Debug, Default)]
+struct MqModel {
+    acked: BTreeSet<u64>,
+}
+
+impl MqModel {
+    fn check_events(&mut self, events: &[message_queue::Event]) -> Result<(), String> {
+        for event in events {
+            if let message_queue::Event::Acked {
+                message,
+                latency_ms,
+                ..
+            } = event
+            {
+                ensure!(
+                    self.acked.insert(*message),
+                    "invariant `a message is acked at most once` broken: message {message}"
+                );
+                ensure!(
+                    *latency_ms >= 0.0,
+                    "invariant `latency is not negative` broken: {latency_ms}"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_mq_state(engine: &MessageQueue, model: &MqModel) -> Result<(), String> {
+    let counts = engine.counts();
+    let accounted = counts.acked
+        + engine.depth() as u64
+        + engine.unacked().len() as u64
+        + counts.dropped
+        + counts.rejected;
+    ensure!(
+        counts.published == accounted,
+        "invariant `published = acked + ready + unacked + dropped + rejected` broken: {counts:?}, \
+         ready {}, unacked {}",
+        engine.depth(),
+        engine.unacked().len()
+    );
+    ensure!(
+        counts.acked == model.acked.len() as u64,
+        "invariant `acked counts the Acked events` broken: {} vs {}",
+        counts.acked,
+        model.acked.len()
+    );
+    let limit = engine.config().max_len as usize;
+    ensure!(
+        engine.config().mode == message_queue::Mode::Direct || limit == 0 || engine.held() <= limit,
+        "invariant `the queue never exceeds max_len` broken: {} > {limit}",
+        engine.held()
+    );
+    ensure!(
+        counts.redelivered <= counts.delivered,
+        "invariant `redeliveries are deliveries` broken: {counts:?}"
+    );
+    let busy = engine
+        .consumers()
+        .iter()
+        .filter(|c| c.work.is_some())
+        .count();
+    ensure!(
+        engine.consumers().iter().all(|c| c.up || c.work.is_none()),
+        "invariant `a down consumer holds no message` broken"
+    );
+    ensure!(
+        engine.depth() == 0 || busy == engine.consumers().iter().filter(|c| c.up).count(),
+        "invariant `no consumer idles while messages are ready` broken"
+    );
+    Ok(())
+}
+
+fn run_mq_case(case: &MqCase) -> Result<(), TestCaseError> {
+    let mut engine = MessageQueue::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    let mut model = MqModel::default();
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        let checked = |engine: &MessageQueue, model: &mut MqModel, events: &[_]| {
+            model
+                .check_events(events)
+                .and_then(|()| check_mq_state(engine, model))
+                .map_err(|message| violation(case, &at, &message))
+        };
+        let ids = |up: bool| -> Vec<u32> {
+            engine
+                .consumers()
+                .iter()
+                .filter(|c| c.up == up)
+                .map(|c| c.id)
+                .collect()
+        };
+        let result = match op {
+            MqOp::Step(count) => {
+                for _ in 0..*count {
+                    let events = engine.step();
+                    checked(&engine, &mut model, &events)?;
+                }
+                continue;
+            }
+            MqOp::SetRate(rate) => {
+                let valid = (0.0..=200.0).contains(rate);
+                let result = engine.apply(&message_queue::Action::SetPublishRate {
+                    publish_per_s: *rate,
+                });
+                (result, valid)
+            }
+            MqOp::SetProcess(ms) => {
+                let valid = (1.0..=60_000.0).contains(ms);
+                let result =
+                    engine.apply(&message_queue::Action::SetProcessTime { process_ms: *ms });
+                (result, valid)
+            }
+            MqOp::Burst(count) => {
+                let valid = (1..=message_queue::MAX_BURST).contains(count);
+                (
+                    engine.apply(&message_queue::Action::Burst { count: *count }),
+                    valid,
+                )
+            }
+            MqOp::AddConsumer => {
+                let valid = engine.consumers().len() < message_queue::MAX_CONSUMERS as usize;
+                (engine.apply(&message_queue::Action::AddConsumer), valid)
+            }
+            MqOp::RemoveConsumer => {
+                let valid = engine.consumers().len() > 1;
+                (engine.apply(&message_queue::Action::RemoveConsumer), valid)
+            }
+            MqOp::Crash(target) => {
+                let (up, down) = (ids(true), ids(false));
+                let node = target.resolve(&up, &down);
+                let valid = up.contains(&node);
+                let fault = Fault::Crash { node };
+                (engine.apply(&MessageQueue::fault_action(fault)), valid)
+            }
+            MqOp::Restart(target) => {
+                let (up, down) = (ids(true), ids(false));
+                let node = target.resolve(&down, &up);
+                let valid = down.contains(&node);
+                let fault = Fault::Restart { node };
+                (engine.apply(&MessageQueue::fault_action(fault)), valid)
+            }
+            MqOp::Unsupported(fault) => (
+                engine.apply(&MessageQueue::fault_action(fault.clone())),
+                false,
+            ),
+        };
+        match result {
+            (Ok(events), true) => checked(&engine, &mut model, &events)?,
+            (Err(_), false) => checked(&engine, &mut model, &[])?,
+            (outcome, valid) => {
+                return Err(violation(
+                    case,
+                    &at,
+                    &format!(
+                        "invariant `exactly the invalid actions are rejected` broken: valid \
+                         {valid}, got {}",
+                        describe(&outcome)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid_mq_config() -> impl Strategy<Value = InvalidConfig<MessageQueueConfig>> {
+    let names = [
+        "publish_per_s",
+        "consumers",
+        "process_ms",
+        "max_len",
+        "ack_timeout_ms",
+    ];
+    (
+        mq_config(),
+        1u8..32,
+        f64_outside(0.0, message_queue::MAX_PUBLISH_PER_S),
+        u32_outside(1, message_queue::MAX_CONSUMERS),
+        f64_outside(1.0, 60_000.0),
+        u32_outside(0, message_queue::MAX_QUEUE_LEN),
+        f64_outside(100.0, 600_000.0),
+    )
+        .prop_map(
+            move |(valid, mask, rate, consumers, process, max_len, timeout)| InvalidConfig {
+                config: MessageQueueConfig {
+                    publish_per_s: pick(mask, 0, rate, valid.publish_per_s),
+                    consumers: pick(mask, 1, consumers, valid.consumers),
+                    process_ms: pick(mask, 2, process, valid.process_ms),
+                    max_len: pick(mask, 3, max_len, valid.max_len),
+                    ack_timeout_ms: pick(mask, 4, timeout, valid.ack_timeout_ms),
+                    ..valid
+                },
+                first_invalid: first_set(mask, &names),
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // published = acked + ready + unacked + dropped + rejected after every step and action. No
+    // message is acked twice, the acked count matches the Acked events, and latencies are not
+    // negative. In queue mode the queue holds at most max_len messages when max_len > 0. A down
+    // consumer holds no message, and no up consumer idles while messages are ready. (A message in
+    // hand may already be back in the queue when its ack timeout is shorter than processing.) Out-of-range rates, times and bursts, removing the last consumer,
+    // adding a ninth, crashing a down or unknown consumer, restarting an up or unknown one, and
+    // unsupported fault kinds return ActionError.
+    #[test]
+    fn message_queue_keeps_invariants(case in mq_case()) {
+        run_mq_case(&case)?;
+    }
+
+    #[test]
+    fn message_queue_rejects_invalid_config(invalid in invalid_mq_config()) {
+        check_invalid::<MessageQueue>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pagination
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum PageOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::Insert`, valid or not.
+    Insert(u32),
+    /// Applies `Action::Delete`, valid or not.
+    Delete(u32),
+    Restart,
+}
+
+type PageCase = Case<PaginationConfig, PageOp>;
+
+fn page_config() -> impl Strategy<Value = PaginationConfig> {
+    (
+        prop_oneof![u32_in(1, 60), u32_in(1, pagination::MAX_ROWS)],
+        u32_in(1, pagination::MAX_PAGE_SIZE),
+        f64_in(0.0, pagination::MAX_RATE_PER_S),
+        f64_in(0.0, pagination::MAX_RATE_PER_S),
+        f64_in(100.0, 60_000.0),
+    )
+        .prop_map(
+            |(rows, page_size, insert_per_s, delete_per_s, page_ms)| PaginationConfig {
+                rows,
+                page_size,
+                insert_per_s,
+                delete_per_s,
+                page_ms,
+            },
+        )
+}
+
+fn page_op() -> impl Strategy<Value = PageOp> {
+    let count = prop_oneof![1u32..=10, Just(0), Just(pagination::MAX_CHANGE + 1)];
+    prop_oneof![
+        6 => (1u32..=20).prop_map(PageOp::Step),
+        2 => count.clone().prop_map(PageOp::Insert),
+        2 => count.prop_map(PageOp::Delete),
+        1 => Just(PageOp::Restart),
+    ]
+}
+
+fn page_case() -> impl Strategy<Value = PageCase> {
+    (
+        page_config(),
+        any::<u64>(),
+        prop::collection::vec(page_op(), 1..MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+fn check_page_state(engine: &Pagination) -> Result<(), String> {
+    let table = engine.table();
+    ensure!(
+        table
+            .windows(2)
+            .all(|w| (w[0].created_ms, w[0].id) > (w[1].created_ms, w[1].id)),
+        "invariant `the list is sorted by (created_at, id) descending` broken"
+    );
+    let cursor = engine.reader(pagination::Method::Cursor);
+    ensure!(
+        cursor.duplicate_count() == 0,
+        "invariant `the cursor reader never returns a duplicate` broken: {}",
+        cursor.duplicate_count()
+    );
+    ensure!(
+        engine.missed_by(pagination::Method::Cursor).is_empty(),
+        "invariant `the cursor reader never skips a row present throughout` broken: {:?}",
+        engine.missed_by(pagination::Method::Cursor)
+    );
+    let k = u64::from(engine.config().page_size);
+    for reader in engine.readers() {
+        for page in &reader.pages {
+            ensure!(
+                page.ids.len() as u64 <= k,
+                "invariant `a page has at most page_size rows` broken: {}",
+                page.ids.len()
+            );
+        }
+    }
+    let offset = engine.reader(pagination::Method::Offset);
+    for (index, page) in offset.pages.iter().enumerate() {
+        let skipped = index as u64 * k;
+        ensure!(
+            page.scanned <= skipped + k && page.scanned >= page.ids.len() as u64,
+            "invariant `an offset page scans at most n + k rows` broken: page {} scanned {}",
+            page.number,
+            page.scanned
+        );
+    }
+    for page in &cursor.pages {
+        ensure!(
+            page.scanned == page.ids.len() as u64,
+            "invariant `a cursor page scans only its rows` broken: page {}",
+            page.number
+        );
+    }
+    Ok(())
+}
+
+fn run_page_case(case: &PageCase) -> Result<(), TestCaseError> {
+    let mut engine = Pagination::new(case.config.clone(), case.seed)
+        .map_err(|err| violation(case, "new", &format!("valid config rejected: {err}")))?;
+    for (index, op) in case.ops.iter().enumerate() {
+        let at = position(index, op, engine.now_ms());
+        let (result, valid) = match *op {
+            PageOp::Step(count) => {
+                for _ in 0..count {
+                    engine.step();
+                    check_page_state(&engine).map_err(|message| violation(case, &at, &message))?;
+                }
+                continue;
+            }
+            PageOp::Insert(count) => (
+                engine.apply(&pagination::Action::Insert { count }),
+                (1..=pagination::MAX_CHANGE).contains(&count),
+            ),
+            PageOp::Delete(count) => (
+                engine.apply(&pagination::Action::Delete { count }),
+                (1..=pagination::MAX_CHANGE).contains(&count),
+            ),
+            PageOp::Restart => (engine.apply(&pagination::Action::Restart), true),
+        };
+        if result.is_ok() != valid {
+            let message = format!(
+                "invariant `exactly the invalid actions are rejected` broken: valid {valid}, got {}",
+                describe(&result)
+            );
+            return Err(violation(case, &at, &message));
+        }
+        check_page_state(&engine).map_err(|message| violation(case, &at, &message))?;
+    }
+    Ok(())
+}
+
+fn invalid_page_config() -> impl Strategy<Value = InvalidConfig<PaginationConfig>> {
+    let names = [
+        "rows",
+        "page_size",
+        "insert_per_s",
+        "delete_per_s",
+        "page_ms",
+    ];
+    (
+        page_config(),
+        1u8..32,
+        u32_outside(1, pagination::MAX_ROWS),
+        u32_outside(1, pagination::MAX_PAGE_SIZE),
+        f64_outside(0.0, pagination::MAX_RATE_PER_S),
+        f64_outside(0.0, pagination::MAX_RATE_PER_S),
+        f64_outside(100.0, 60_000.0),
+    )
+        .prop_map(
+            move |(valid, mask, rows, page_size, insert, delete, page_ms)| InvalidConfig {
+                config: PaginationConfig {
+                    rows: pick(mask, 0, rows, valid.rows),
+                    page_size: pick(mask, 1, page_size, valid.page_size),
+                    insert_per_s: pick(mask, 2, insert, valid.insert_per_s),
+                    delete_per_s: pick(mask, 3, delete, valid.delete_per_s),
+                    page_ms: pick(mask, 4, page_ms, valid.page_ms),
+                },
+                first_invalid: first_set(mask, &names),
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // The list stays sorted by (created_at, id) descending. The cursor reader never returns a
+    // row twice and never misses a row present since its read started. A page has at most
+    // page_size rows; an offset page scans at most offset + k rows and a cursor page scans only
+    // its own rows. Insert and delete counts outside 1..=100 return ActionError.
+    #[test]
+    fn pagination_keeps_invariants(case in page_case()) {
+        run_page_case(&case)?;
+    }
+
+    #[test]
+    fn pagination_rejects_invalid_config(invalid in invalid_page_config()) {
+        check_invalid::<Pagination>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaling: one machine sized up and down, or nodes behind a round-robin balancer.
+
+mod scaling_properties {
+    use super::*;
+    use sim::scaling::{self, Action, Mode, SIZES, Scaling, ScalingConfig};
+
+    /// One operation of a scaling case.
+    #[derive(Debug, Clone)]
+    enum ScalingOp {
+        Step,
+        SetLoad(f64),
+        SizeUp,
+        SizeDown,
+        AddNode,
+        RemoveNode,
+        Crash(u32),
+        Restart(u32),
+        Unsupported(Fault),
+    }
+
+    type ScalingCase = Case<ScalingConfig, ScalingOp>;
+
+    fn scaling_config() -> impl Strategy<Value = ScalingConfig> {
+        (
+            prop_oneof![Just(Mode::Vertical), Just(Mode::Horizontal)],
+            prop::sample::select(SIZES.map(|(cores, _)| cores).to_vec()),
+            u32_in(1, scaling::MAX_NODES),
+            f64_in(0.0, scaling::MAX_LOAD_PER_S),
+            f64_in(1.0, 1_000.0),
+            (f64_in(0.0, 1.0), f64_in(0.0, 1.0)),
+            u32_in(1, 10_000),
+        )
+            .prop_map(
+                |(mode, cores, nodes, load_per_s, service_ms, (sigma, kappa), queue_limit)| {
+                    ScalingConfig {
+                        mode,
+                        cores,
+                        nodes: if mode == Mode::Vertical { 1 } else { nodes },
+                        load_per_s,
+                        service_ms,
+                        sigma,
+                        kappa,
+                        queue_limit,
+                    }
+                },
+            )
+    }
+
+    fn scaling_op() -> impl Strategy<Value = ScalingOp> {
+        prop_oneof![
+            8 => Just(ScalingOp::Step),
+            1 => prop_oneof![
+                f64_in(0.0, scaling::MAX_LOAD_PER_S),
+                f64_outside(0.0, scaling::MAX_LOAD_PER_S),
+            ]
+            .prop_map(ScalingOp::SetLoad),
+            1 => Just(ScalingOp::SizeUp),
+            1 => Just(ScalingOp::SizeDown),
+            1 => Just(ScalingOp::AddNode),
+            1 => Just(ScalingOp::RemoveNode),
+            1 => (0u32..=scaling::MAX_NODES + 1).prop_map(ScalingOp::Crash),
+            1 => (0u32..=scaling::MAX_NODES + 1).prop_map(ScalingOp::Restart),
+            1 => unsupported_fault().prop_map(ScalingOp::Unsupported),
+        ]
+    }
+
+    fn scaling_case() -> impl Strategy<Value = ScalingCase> {
+        (
+            scaling_config(),
+            engine_seed(),
+            prop::collection::vec(scaling_op(), 0..MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// Counters that a rejected action must leave unchanged.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Counters {
+        arrived: u64,
+        served: u64,
+        dropped: u64,
+        failed: u64,
+        in_system: u64,
+        cores: u32,
+        machines: usize,
+        nodes_up: u32,
+        load_per_s: f64,
+    }
+
+    fn counters(engine: &Scaling) -> Counters {
+        Counters {
+            arrived: engine.arrived(),
+            served: engine.served(),
+            dropped: engine.dropped(),
+            failed: engine.failed(),
+            in_system: engine.in_system(),
+            cores: engine.cores(),
+            machines: engine.machines().len(),
+            nodes_up: engine.nodes_up(),
+            load_per_s: engine.config().load_per_s,
+        }
+    }
+
+    fn check_scaling_state(engine: &Scaling, bound: f64) -> Result<(), String> {
+        let accounted = engine.served() + engine.dropped() + engine.failed() + engine.in_system();
+        ensure!(
+            engine.arrived() == accounted,
+            "invariant `arrived = served + dropped + failed + in system` broken: {} vs {accounted}",
+            engine.arrived()
+        );
+        ensure!(
+            engine.served() as f64 <= bound + TOLERANCE,
+            "invariant `served <= integral of USL capacity + worker slots` broken: {} > {bound}",
+            engine.served()
+        );
+        for machine in engine.machines() {
+            ensure!(
+                machine.up() || machine.busy() + machine.queued() == 0,
+                "invariant `a down machine holds no requests` broken on machine {}",
+                machine.id()
+            );
+            ensure!(
+                machine.queued() <= engine.config().queue_limit as usize,
+                "invariant `queue <= queue_limit` broken on machine {}: {}",
+                machine.id(),
+                machine.queued()
+            );
+            ensure!(
+                machine.queued() == 0 || machine.busy() >= engine.cores() as usize,
+                "invariant `requests wait only while every worker is busy` broken on machine {}",
+                machine.id()
+            );
+        }
+        let capacity = engine.capacity_per_s();
+        ensure!(
+            capacity.is_finite() && capacity >= 0.0,
+            "invariant `capacity is finite and not negative` broken: {capacity}"
+        );
+        if engine.config().mode == Mode::Vertical {
+            ensure!(
+                engine.machines().len() == 1,
+                "invariant `vertical mode runs one machine` broken: {}",
+                engine.machines().len()
+            );
+        }
+        let snapshot = engine.snapshot();
+        for metric in &snapshot.metrics {
+            let may_be_missing = matches!(metric.key, "cost-million" | "utilization");
+            ensure!(
+                may_be_missing || metric.value.is_finite(),
+                "invariant `metrics are finite` broken: {} = {}",
+                metric.key,
+                metric.value
+            );
+        }
+        Ok(())
+    }
+
+    fn run_scaling_case(case: &ScalingCase) -> Result<(), TestCaseError> {
+        let mut engine = match Scaling::new(case.config.clone(), case.seed) {
+            Ok(engine) => engine,
+            Err(err) => {
+                return Err(violation(
+                    case,
+                    "new",
+                    &format!("valid config rejected: {err}"),
+                ));
+            }
+        };
+        // Each worker slot completes at most one request per stretched service time, so
+        // served <= sum over steps of capacity * step + the slots at the start of each stretch
+        // of constant capacity.
+        let mut bound = f64::from(engine.slots());
+        for (index, op) in case.ops.iter().enumerate() {
+            let at = position(index, op, engine.now_ms());
+            let before = counters(&engine);
+            let result = match op {
+                ScalingOp::Step => {
+                    bound += engine.capacity_per_s() * scaling::STEP_MS / 1000.0;
+                    engine.step();
+                    Ok(Vec::new())
+                }
+                ScalingOp::SetLoad(per_s) => engine.apply(&Action::SetLoad { per_s: *per_s }),
+                ScalingOp::SizeUp => engine.apply(&Action::SizeUp),
+                ScalingOp::SizeDown => engine.apply(&Action::SizeDown),
+                ScalingOp::AddNode => engine.apply(&Action::AddNode),
+                ScalingOp::RemoveNode => engine.apply(&Action::RemoveNode),
+                ScalingOp::Crash(node) => {
+                    engine.apply(&Action::Fault(Fault::Crash { node: *node }))
+                }
+                ScalingOp::Restart(node) => {
+                    engine.apply(&Action::Fault(Fault::Restart { node: *node }))
+                }
+                ScalingOp::Unsupported(fault) => engine.apply(&Action::Fault(fault.clone())),
+            };
+            match &result {
+                Ok(_) => bound += f64::from(engine.slots()),
+                Err(_) => {
+                    if counters(&engine) != before {
+                        return Err(violation(
+                            case,
+                            &at,
+                            &format!(
+                                "invariant `a rejected action changes nothing` broken: {}",
+                                describe(&result)
+                            ),
+                        ));
+                    }
+                }
+            }
+            let expected_error = match op {
+                ScalingOp::SetLoad(per_s) => !(0.0..=scaling::MAX_LOAD_PER_S).contains(per_s),
+                ScalingOp::Unsupported(_) => true,
+                _ => false,
+            };
+            if expected_error && result.is_ok() {
+                return Err(violation(
+                    case,
+                    &at,
+                    "invariant `invalid load and unsupported faults are rejected` broken",
+                ));
+            }
+            check_scaling_state(&engine, bound)
+                .map_err(|message| violation(case, &at, &message))?;
+        }
+        Ok(())
+    }
+
+    fn invalid_scaling_config() -> impl Strategy<Value = InvalidConfig<ScalingConfig>> {
+        (
+            0usize..7,
+            prop_oneof![Just(0u32), Just(3), Just(100), Just(256), Just(u32::MAX)],
+            u32_outside(1, scaling::MAX_NODES),
+            f64_outside(0.0, scaling::MAX_LOAD_PER_S),
+            f64_outside(1.0, 1_000.0),
+            f64_outside(0.0, 1.0),
+            u32_outside(1, 10_000),
+        )
+            .prop_map(|(field, cores, nodes, load, service, coefficient, queue)| {
+                let mut config = ScalingConfig {
+                    mode: Mode::Horizontal,
+                    ..ScalingConfig::default()
+                };
+                let first_invalid = match field {
+                    0 => {
+                        config.cores = cores;
+                        "cores"
+                    }
+                    1 => {
+                        config.nodes = nodes;
+                        "nodes"
+                    }
+                    2 => {
+                        config.load_per_s = load;
+                        "load_per_s"
+                    }
+                    3 => {
+                        config.service_ms = service;
+                        "service_ms"
+                    }
+                    4 => {
+                        config.sigma = coefficient;
+                        "sigma"
+                    }
+                    5 => {
+                        config.kappa = coefficient;
+                        "kappa"
+                    }
+                    _ => {
+                        config.queue_limit = queue;
+                        "queue_limit"
+                    }
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid,
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // arrived = served + dropped + failed + in system. Served never passes the integral of
+        // the USL capacity plus the worker slots at each change. A down machine holds nothing,
+        // queues stay within queue_limit and fill only while every worker is busy, vertical
+        // mode runs one machine, and the metrics are finite. An out-of-range load, resizing
+        // past either end of the ladder or in horizontal mode, adding past MAX_NODES or
+        // removing the last node, crashing a down or unknown machine, restarting an up or
+        // unknown one, and unsupported fault kinds return ActionError and change nothing.
+        #[test]
+        fn scaling_keeps_invariants(case in scaling_case()) {
+            run_scaling_case(&case)?;
+        }
+
+        #[test]
+        fn scaling_rejects_invalid_config(invalid in invalid_scaling_config()) {
+            check_invalid::<Scaling>(&invalid)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CDN
+// ---------------------------------------------------------------------------------------------
+
+/// One operation on the CDN engine.
+#[derive(Debug, Clone)]
+enum CdnOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::Publish` to this object, valid or not.
+    Publish(u32),
+    /// Applies `Action::Purge` to this object (valid or not), or to all.
+    Purge(Option<u32>),
+    /// Applies this fault, supported or not.
+    Fault(Fault),
+}
+
+type CdnCase = Case<CdnConfig, CdnOp>;
+
+fn cdn_config() -> impl Strategy<Value = CdnConfig> {
+    (
+        (
+            u32_in(1, cdn::MAX_REGIONS),
+            u32_in(1, cdn::MAX_OBJECTS),
+            f64_in(0.0, 3.0),
+        ),
+        (
+            f64_in(0.0, cdn::MAX_REQUESTS_PER_S),
+            f64_in(0.0, cdn::MAX_TTL_S),
+            any::<bool>(),
+            f64_in(0.0, cdn::MAX_TTL_S),
+        ),
+    )
+        .prop_map(
+            |((regions, objects, zipf_s), (requests_per_s, ttl_s, shield, stale_if_error_s))| {
+                CdnConfig {
+                    regions,
+                    objects,
+                    zipf_s,
+                    requests_per_s,
+                    ttl_s,
+                    shield,
+                    stale_if_error_s,
+                }
+            },
+        )
+}
+
+fn cdn_op() -> impl Strategy<Value = CdnOp> {
+    prop_oneof![
+        6 => (1u32..=3).prop_map(CdnOp::Step),
+        2 => u32_in(0, 1000).prop_map(CdnOp::Publish),
+        2 => prop::option::of(u32_in(0, 1000)).prop_map(CdnOp::Purge),
+        2 => prop_oneof![
+            (0u32..=1).prop_map(|node| Fault::Crash { node }),
+            (0u32..=1).prop_map(|node| Fault::Restart { node }),
+            Just(Fault::Heal),
+            Just(Fault::DelayMessages { ms: 10.0 }),
+        ]
+        .prop_map(CdnOp::Fault),
+    ]
+}
+
+fn cdn_case() -> impl Strategy<Value = CdnCase> {
+    (
+        cdn_config(),
+        engine_seed(),
+        prop::collection::vec(cdn_op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks one step's or action's events against the engine: the origin's count grows by the
+/// responses served from it, fresh copies are younger than the TTL, and no response is served
+/// from the origin while it is down.
+fn check_cdn_events(engine: &Cdn, origin_before: u64, events: &[cdn::Event]) -> Result<(), String> {
+    let ttl_ms = engine.config().ttl_s * 1000.0;
+    let mut from_origin = 0;
+    for event in events {
+        if let cdn::Event::Served { source, age_ms, .. } = *event {
+            match source {
+                cdn::Source::Origin => from_origin += 1,
+                cdn::Source::Edge | cdn::Source::Shield => ensure!(
+                    (0.0..ttl_ms).contains(&age_ms),
+                    "invariant `a cached copy is younger than the TTL` broken: {event:?}"
+                ),
+                cdn::Source::StaleIfError => ensure!(
+                    age_ms < ttl_ms + engine.config().stale_if_error_s * 1000.0,
+                    "invariant `stale-if-error stays within its window` broken: {event:?}"
+                ),
+            }
+        }
+    }
+    let grew = engine.origin_requests() - origin_before;
+    ensure!(
+        grew == from_origin,
+        "invariant `a hit never contacts the origin` broken: origin requests grew by {grew}, \
+         {from_origin} responses came from the origin"
+    );
+    let totals = engine.totals();
+    ensure!(
+        totals.requests == totals.hits + totals.misses,
+        "invariant `requests = hits + misses` broken: {totals:?}"
+    );
+    ensure!(
+        totals.failed <= totals.misses && totals.stale_if_error <= totals.misses,
+        "invariant `only misses fail or fall back to stale copies` broken: {totals:?}"
+    );
+    Ok(())
+}
+
+fn run_cdn_op(engine: &mut Cdn, op: &CdnOp) -> Result<(), String> {
+    match op {
+        CdnOp::Step(count) => {
+            for _ in 0..*count {
+                let before = engine.origin_requests();
+                let events = engine.step();
+                check_cdn_events(engine, before, &events)?;
+            }
+        }
+        CdnOp::Publish(object) => {
+            let valid = *object < engine.config().objects;
+            let version = engine.version(*object);
+            let result = engine.apply(&cdn::Action::Publish { object: *object });
+            ensure!(
+                result.is_ok() == valid,
+                "invariant `publish accepts exactly the known objects` broken: {}",
+                describe(&result)
+            );
+            let expected = version.map(|v| if valid { v + 1 } else { v });
+            ensure!(
+                engine.version(*object) == expected,
+                "invariant `publish increments the version` broken: {version:?} became {:?}",
+                engine.version(*object)
+            );
+        }
+        CdnOp::Purge(object) => {
+            let valid = object.is_none_or(|o| o < engine.config().objects);
+            let before = engine.origin_requests();
+            let result = engine.apply(&cdn::Action::Purge { object: *object });
+            ensure!(
+                result.is_ok() == valid,
+                "invariant `purge accepts exactly the known objects` broken: {}",
+                describe(&result)
+            );
+            check_cdn_events(engine, before, &result.unwrap_or_default())?;
+            let hot_cached = engine
+                .regions()
+                .iter()
+                .any(|region| region.hot_copy.is_some());
+            ensure!(
+                !(valid && matches!(object, None | Some(0)) && hot_cached),
+                "invariant `a purge removes the copies` broken: object 0 still cached"
+            );
+        }
+        CdnOp::Fault(fault) => {
+            let up = engine.origin_up();
+            let result = engine.apply(&cdn::Action::Fault(fault.clone()));
+            let expected_ok = matches!(
+                (fault, up),
+                (Fault::Crash { node: 0 }, true) | (Fault::Restart { node: 0 }, false)
+            );
+            ensure!(
+                result.is_ok() == expected_ok,
+                "invariant `only crash of an up origin and restart of a down one apply` broken: \
+                 {fault:?} with origin up {up}: {}",
+                describe(&result)
+            );
+            let expected_up = if expected_ok { !up } else { up };
+            ensure!(
+                engine.origin_up() == expected_up,
+                "invariant `a rejected fault changes nothing` broken: origin up {}",
+                engine.origin_up()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_cdn_case(case: &CdnCase) -> Result<(), TestCaseError> {
+    let mut engine = Cdn::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    for (index, op) in case.ops.iter().enumerate() {
+        run_cdn_op(&mut engine, op)
+            .map_err(|message| violation(case, &position(index, op, engine.now_ms()), &message))?;
+    }
+    let snapshot = engine.snapshot();
+    let finite = snapshot
+        .metrics
+        .iter()
+        .all(|metric| metric.value.is_finite())
+        && snapshot
+            .samples
+            .iter()
+            .all(|sample| sample.value.is_finite());
+    if !finite {
+        return Err(violation(
+            case,
+            "end",
+            &format!("invariant `metrics are finite` broken: {snapshot:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid_cdn_config() -> impl Strategy<Value = InvalidConfig<CdnConfig>> {
+    let names = [
+        "regions",
+        "objects",
+        "zipf_s",
+        "requests_per_s",
+        "ttl_s",
+        "stale_if_error_s",
+    ];
+    (
+        cdn_config(),
+        1u8..64,
+        (
+            u32_outside(1, cdn::MAX_REGIONS),
+            u32_outside(1, cdn::MAX_OBJECTS),
+            f64_outside(0.0, 3.0),
+        ),
+        (
+            f64_outside(0.0, cdn::MAX_REQUESTS_PER_S),
+            f64_outside(0.0, cdn::MAX_TTL_S),
+            f64_outside(0.0, cdn::MAX_TTL_S),
+        ),
+    )
+        .prop_map(
+            move |(
+                valid,
+                mask,
+                (regions, objects, zipf_s),
+                (requests_per_s, ttl_s, stale_if_error_s),
+            )| {
+                let config = CdnConfig {
+                    regions: pick(mask, 0, regions, valid.regions),
+                    objects: pick(mask, 1, objects, valid.objects),
+                    zipf_s: pick(mask, 2, zipf_s, valid.zipf_s),
+                    requests_per_s: pick(mask, 3, requests_per_s, valid.requests_per_s),
+                    ttl_s: pick(mask, 4, ttl_s, valid.ttl_s),
+                    stale_if_error_s: pick(mask, 5, stale_if_error_s, valid.stale_if_error_s),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // The origin's request count grows exactly by the responses served from it, so hits never
+    // contact it. Copies served from the edge or the shield are younger than the TTL, and
+    // stale-if-error copies are within TTL + stale_if_error_s. requests = hits + misses, and
+    // only misses fail or fall back to stale copies. Publish and purge accept exactly the known
+    // objects, publish increments the version, and a purge of object 0 or of everything leaves
+    // no copy of object 0. Only a crash of the up origin and a restart of the down origin
+    // apply; every other fault returns ActionError and changes nothing. Metrics stay finite.
+    #[test]
+    fn cdn_keeps_invariants(case in cdn_case()) {
+        run_cdn_case(&case)?;
+    }
+
+    #[test]
+    fn cdn_rejects_invalid_config(invalid in invalid_cdn_config()) {
+        check_invalid::<Cdn>(&invalid)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+/// One operation on the storage engine.
+#[derive(Debug, Clone)]
+enum StorageOp {
+    /// Runs this many steps.
+    Step(u32),
+    /// Applies `Action::Run` with this operation.
+    Run(storage::Op),
+}
+
+type StorageCase = Case<StorageConfig, StorageOp>;
+
+fn storage_config() -> impl Strategy<Value = StorageConfig> {
+    (
+        u32_in(1, storage::MAX_FILES),
+        u32_in(1, storage::MAX_FILE_KB),
+        u32_in(1, 1024),
+        0.0f64..=1.0,
+        f64_in(0.0, 200.0),
+    )
+        .prop_map(
+            |(files, file_kb, block_kb, io_share, ops_per_s)| StorageConfig {
+                files,
+                file_kb,
+                block_kb,
+                // io_kb must not exceed file_kb, so it is drawn as a share of it.
+                io_kb: ((f64::from(file_kb) * io_share) as u32).clamp(1, file_kb),
+                ops_per_s,
+            },
+        )
+}
+
+fn storage_case() -> impl Strategy<Value = StorageCase> {
+    let op = prop_oneof![
+        3 => (1u32..=3).prop_map(StorageOp::Step),
+        2 => prop::sample::select(storage::Op::ALL.to_vec()).prop_map(StorageOp::Run),
+    ];
+    (
+        storage_config(),
+        engine_seed(),
+        prop::collection::vec(op, 1..=MAX_OPS),
+    )
+        .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+}
+
+/// Checks the cost rules on one event: block and object never report list or rename as
+/// supported where they have none, an object update moves the whole object both ways, a
+/// block update writes whole blocks only, and ranges never move more than the file.
+fn check_storage_event(config: &StorageConfig, event: &storage::Event) -> Result<(), String> {
+    let storage::Event::Ran {
+        op, file, costs, ..
+    } = event;
+    let file_bytes = u64::from(config.file_kb) * 1024;
+    let block_bytes = u64::from(config.block_kb) * 1024;
+    ensure!(
+        *file < config.files,
+        "invariant `file index in range` broken: {event:?}"
+    );
+    let [block, _, object] = costs;
+    ensure!(
+        block.is_none() == matches!(op, storage::Op::List | storage::Op::Rename),
+        "invariant `block has no list or rename` broken: {event:?}"
+    );
+    if let Some(block) = block {
+        ensure!(
+            block.bytes_written % block_bytes == 0 && block.bytes_read % block_bytes == 0,
+            "invariant `block I/O is in whole blocks` broken: {event:?}"
+        );
+    }
+    let Some(object) = object else {
+        return Err(format!(
+            "invariant `object supports every operation` broken: {event:?}"
+        ));
+    };
+    if *op == storage::Op::UpdateRange {
+        ensure!(
+            object.bytes_read == file_bytes && object.bytes_written == file_bytes,
+            "invariant `object update rewrites the whole object` broken: {event:?}"
+        );
+    }
+    if *op == storage::Op::Rename {
+        ensure!(
+            object.requests == 2 && object.bytes_copied == file_bytes,
+            "invariant `object rename is copy plus delete` broken: {event:?}"
+        );
+    }
+    if *op == storage::Op::ReadRange {
+        ensure!(
+            object.bytes_read <= file_bytes,
+            "invariant `a range read moves at most the file` broken: {event:?}"
+        );
+    }
+    Ok(())
+}
+
+fn run_storage_case(case: &StorageCase) -> Result<(), TestCaseError> {
+    let mut engine = Storage::new(case.config.clone(), case.seed).map_err(|err| {
+        violation(
+            case,
+            "Engine::new",
+            &format!("invariant `valid config is accepted` broken: {err}"),
+        )
+    })?;
+    for (index, op) in case.ops.iter().enumerate() {
+        let events = match op {
+            StorageOp::Step(count) => (0..*count).flat_map(|_| engine.step()).collect(),
+            StorageOp::Run(op) => engine
+                .apply(&storage::Action::Run { op: *op })
+                .map_err(|err| violation(case, &position(index, op, engine.now_ms()), &err.0))?,
+        };
+        for event in &events {
+            check_storage_event(&case.config, event).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+    }
+    for model in storage::Model::ALL {
+        let dollars = engine.monthly_cost(model);
+        if !(dollars.is_finite() && dollars >= 0.0) {
+            return Err(violation(
+                case,
+                "end",
+                &format!("invariant `monthly cost is finite` broken: {model:?} {dollars}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn invalid_storage_config() -> impl Strategy<Value = InvalidConfig<StorageConfig>> {
+    let names = ["files", "file_kb", "block_kb", "io_kb", "ops_per_s"];
+    (
+        storage_config(),
+        1u8..32,
+        (
+            u32_outside(1, storage::MAX_FILES),
+            u32_outside(1, storage::MAX_FILE_KB),
+            u32_outside(1, 1024),
+            u32_outside(1, storage::MAX_FILE_KB),
+        ),
+        f64_outside(0.0, storage::MAX_OPS_PER_S),
+    )
+        .prop_map(
+            move |(valid, mask, (files, file_kb, block_kb, io_kb), ops_per_s)| {
+                let config = StorageConfig {
+                    files: pick(mask, 0, files, valid.files),
+                    file_kb: pick(mask, 1, file_kb, valid.file_kb),
+                    block_kb: pick(mask, 2, block_kb, valid.block_kb),
+                    io_kb: pick(mask, 3, io_kb, valid.io_kb),
+                    ops_per_s: pick(mask, 4, ops_per_s, valid.ops_per_s),
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: first_set(mask, &names),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(proptest_config())]
+
+    // A raw block volume reports list and rename as unsupported and every other operation as
+    // supported, in whole blocks. The object store supports every operation; its update reads
+    // and writes the whole object, its rename is two requests that copy the whole object, and
+    // its range read moves at most the file. Files are in range and monthly costs finite.
+    #[test]
+    fn storage_keeps_cost_rules(case in storage_case()) {
+        run_storage_case(&case)?;
+    }
+
+    #[test]
+    fn storage_rejects_invalid_config(invalid in invalid_storage_config()) {
+        check_invalid::<Storage>(&invalid)?;
     }
 }

@@ -393,3 +393,539 @@ test('crashing a worker loses its request and restarting restores capacity', asy
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+/// Plays a widget at 10× until its simulated time reaches `seconds`, then pauses it.
+async function playUntil(page, widget, seconds) {
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    await play.click();
+    await page.waitForFunction(
+        ([el, target]) =>
+            Number.parseFloat(el.querySelector('[data-metric="time"] .sdbe-metric-value').textContent) >= target,
+        [await widget.elementHandle(), seconds],
+        { timeout: 20_000 },
+    );
+    await play.click();
+}
+
+test('cache hit ratio and stale reads both rise with the TTL', async () => {
+    const { page, problems, widget } = await openChapter('beginner/07-caching-ttl.html');
+    await playUntil(page, widget, 20);
+    const longHit = await metricNumber(widget, 'hit-ratio');
+    const longStale = await metricNumber(widget, 'stale-share');
+
+    const ttl = widget.locator('label:has-text("TTL") input');
+    await ttl.fill('1');
+    await ttl.dispatchEvent('change');
+    await playUntil(page, widget, 20);
+    const shortHit = await metricNumber(widget, 'hit-ratio');
+    const shortStale = await metricNumber(widget, 'stale-share');
+
+    assert.ok(longHit > shortHit + 10, `hit ratio ${longHit}% at 5 s TTL, ${shortHit}% at 1 s`);
+    assert.ok(longStale > shortStale, `stale ${longStale}% at 5 s TTL, ${shortStale}% at 1 s`);
+    assert.ok(shortStale > 0, 'writes make some reads stale even at 1 s');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('cache strategies: only TTL-only serves stale reads on the same traffic', async () => {
+    const { page, problems, widget } = await openChapter('beginner/08-cache-invalidation.html');
+    await playUntil(page, widget, 20);
+    const rows = await widget.locator('svg.sdbe-scene text').allTextContents();
+    const row = (name) => rows.find((text) => text.startsWith(`${name}:`)) ?? '';
+    const numbers = (text) => (text.match(/\d+/g) ?? []).map(Number);
+
+    const [ttlStale, ttlDb] = numbers(row('TTL only'));
+    const [invalidateStale, invalidateDb] = numbers(row('invalidate on write'));
+    const [updateStale] = numbers(row('update on write'));
+
+    assert.ok(ttlStale > 100, `TTL only: ${row('TTL only')}`);
+    assert.equal(invalidateStale, 0, row('invalidate on write'));
+    assert.equal(updateStale, 0, row('update on write'));
+    assert.ok(invalidateDb > ttlDb, `database reads: invalidate ${invalidateDb}, TTL only ${ttlDb}`);
+    assert.equal(await metricNumber(widget, 'stale-reads'), 0, 'the shown cache invalidates on write');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('a DNS miss walks root, TLD and authoritative, then hits the cache', async () => {
+    const { page, problems, widget } = await openChapter('beginner/04-dns-resolution.html');
+    // No background lookups, so only the reader's lookups send queries.
+    const rate = widget.locator('label:has-text("Lookups/s") input');
+    await rate.fill('0');
+    await rate.dispatchEvent('change');
+
+    await widget.locator('button.sdbe-lookup', { hasText: 'host0' }).click();
+    // Three round trips of 40 ms are 6 steps of 20 ms.
+    for (let i = 0; i < 6; i += 1) {
+        await widget.locator('button:has-text("Step")').click();
+    }
+    const scene = await widget.locator('svg.sdbe-scene').getAttribute('aria-label');
+
+    assert.equal(await metricNumber(widget, 'root-queries'), 1);
+    assert.equal(await metricNumber(widget, 'tld-queries'), 1);
+    assert.equal(await metricNumber(widget, 'auth-queries'), 1);
+    assert.match(scene, /last miss: root → TLD → authoritative/);
+    assert.match(await widget.locator('button.sdbe-lookup').textContent(), /host1/, 'host0 is now cached');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('availability rises with a standby and stops with the load balancer', async () => {
+    const { page, problems, widget } = await openChapter('beginner/28-availability.html');
+    const before = await metricText(widget, 'formula');
+
+    await widget.locator('button.sdbe-standby').click();
+    const withStandby = await metricText(widget, 'formula');
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('0');
+    await widget.locator('button.sdbe-crash').click();
+    const scene = await widget.locator('svg.sdbe-scene').getAttribute('aria-label');
+    const upWhileCrashed = await metricText(widget, 'up-now');
+    await widget.locator('button.sdbe-restart').click();
+
+    assert.equal(before, '99.7901%');
+    assert.equal(withStandby, '99.8899%');
+    assert.match(scene, /^system DOWN/);
+    assert.equal(upWhileCrashed, '4 of 5');
+    assert.match(await widget.locator('svg.sdbe-scene').getAttribute('aria-label'), /^system up/);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('circuit breaker sheds calls fast while open, and without it callers wait', async () => {
+    const { page, problems, widget } = await openChapter('beginner/26-circuit-breaker.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+    const waitForMetric = (key, pattern) => page.waitForFunction(
+        ([el, key, source]) => new RegExp(source).test(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? ''),
+        [handle, key, pattern.source],
+        { timeout: 15_000 },
+    );
+
+    // The default outage starts at 2 s; the breaker opens once 5 of its 10 calls time out,
+    // and a few seconds later most recent calls are shed in 0 ms.
+    await play.click();
+    await waitForMetric('state', /^open$/);
+    await waitForMetric('p50', /^0 ms$/);
+    await play.click();
+    const shed = await metricNumber(widget, 'shed');
+
+    // Without the breaker, the same outage makes the median call wait the full timeout.
+    await widget.locator('button:has-text("Reset")').click();
+    await widget.locator('input.sdbe-breaker-switch').uncheck();
+    await play.click();
+    await waitForMetric('p50', /^1000 ms$/);
+    await play.click();
+
+    assert.ok(shed > 0, `${shed} calls shed`);
+    assert.equal(await metricText(widget, 'state'), 'off');
+    assert.equal(await metricNumber(widget, 'shed'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('idempotency keys stop the duplicate charges that retries cause', async () => {
+    const { page, problems, widget } = await openChapter('beginner/22-idempotency-keys.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+    const waitForCount = (key, at_least) => page.waitForFunction(
+        ([el, key, at_least]) => Number.parseFloat(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? '') >= at_least,
+        [handle, key, at_least],
+        { timeout: 15_000 },
+    );
+
+    // Without keys, a retry after a lost response charges again.
+    await play.click();
+    await waitForCount('duplicates', 1);
+    await play.click();
+
+    // With keys from the start, payments still retry but never charge twice.
+    await widget.locator('button:has-text("Reset")').click();
+    await widget.locator('input.sdbe-keys-switch').check();
+    await play.click();
+    await waitForCount('retries', 5);
+    await play.click();
+
+    assert.equal(await metricNumber(widget, 'duplicates'), 0);
+    assert.equal(await metricText(widget, 'keys'), 'on');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('round-robin serves servers evenly until one crashes', async () => {
+    const { page, problems, widget } = await openChapter('beginner/05-round-robin.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const spread = async () => {
+        const [low, high] = (await metricText(widget, 'served-spread')).split('–').map(Number);
+        return { low, high };
+    };
+
+    await play.click();
+    await page.waitForTimeout(2_500);
+    const even = await spread();
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
+    await widget.locator('button.sdbe-crash').click();
+    await page.waitForTimeout(2_500);
+    const afterCrash = await spread();
+    await play.click();
+
+    assert.ok(even.high > 20, `servers served ${even.high} at most`);
+    assert.ok(even.high - even.low <= 3, `all up: served ${even.low} to ${even.high}`);
+    assert.ok(afterCrash.high - afterCrash.low > 20, `after the crash: ${afterCrash.low} to ${afterCrash.high}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('least-connections keeps p95 below round-robin with slow requests', async () => {
+    const { page, problems, widget } = await openChapter('beginner/06-least-connections.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(4_000);
+    await play.click();
+    const roundRobin = await metricNumber(widget, 'rr-p95');
+    const leastConnections = await metricNumber(widget, 'lc-p95');
+    const titles = await widget.locator('svg.sdbe-scene text').allTextContents();
+
+    assert.ok(titles.some((text) => text.startsWith('round-robin: p95')), 'a round-robin panel');
+    assert.ok(titles.some((text) => text.startsWith('least-connections: p95')), 'a least-connections panel');
+    assert.ok(leastConnections > 0, `least-connections p95 ${leastConnections} ms`);
+    assert.ok(roundRobin > 3 * leastConnections, `p95 ${roundRobin} ms vs ${leastConnections} ms`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('queue latency climbs as utilization nears 1, and overload is capped', async () => {
+    const { page, problems, widget } = await openChapter('beginner/16-latency-throughput.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(2_500);
+    const half = await metricNumber(widget, 'mean-latency');
+    await widget.locator('button.sdbe-preset', { hasText: 'ρ = 0.95' }).click();
+    // 10 simulated seconds fill the recent window with the new load.
+    await page.waitForTimeout(4_000);
+    const nearFull = await metricNumber(widget, 'mean-latency');
+    await widget.locator('button.sdbe-preset', { hasText: 'ρ = 1.1' }).click();
+    await page.waitForTimeout(500);
+    const note = await widget.locator('.sdbe-overload').textContent();
+    await play.click();
+
+    assert.ok(half > 5 && half < 60, `mean latency at rho 0.5: ${half} ms`);
+    assert.ok(nearFull > 3 * half, `rho 0.95: ${nearFull} ms vs ${half} ms at rho 0.5`);
+    assert.match(note, /at most 1000 sub-requests/);
+    assert.equal(await metricText(widget, 'utilization'), '1.10');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('queue fan-out raises p99 and matches the slow-share formula', async () => {
+    const { page, problems, widget } = await openChapter('beginner/17-percentiles.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(3_000);
+    const single = await metricNumber(widget, 'p99');
+    const fanOut = widget.locator('label:has-text("Fan-out") input');
+    await fanOut.fill('8');
+    await fanOut.dispatchEvent('change');
+    // 10 simulated seconds replace the recent window with fanned-out requests.
+    await page.waitForTimeout(4_000);
+    const fanned = await metricNumber(widget, 'p99');
+    const share = await metricText(widget, 'slow-share');
+    await play.click();
+
+    assert.ok(single > 0, `p99 without fan-out: ${single} ms`);
+    assert.ok(fanned > 2 * single, `p99 with fan-out 8: ${fanned} ms vs ${single} ms`);
+    assert.match(share, /formula 7\.7%/);
+    assert.ok(await widget.locator('svg.sdbe-scene rect.sdbe-busy').count() > 3, 'histogram bars drawn');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('forward proxy blocks the denylist, caches, and hides the clients', async () => {
+    const { page, problems, widget } = await openChapter('beginner/14-forward-proxy.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+
+    await play.click();
+    await page.waitForFunction(
+        (el) => Number.parseFloat(
+            el.querySelector('[data-metric="requests"] .sdbe-metric-value')?.textContent ?? '') >= 150,
+        handle,
+        { timeout: 15_000 },
+    );
+    await play.click();
+    const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+
+    assert.ok(await metricNumber(widget, 'hit-ratio') > 50, 'the cache answers most requests');
+    assert.ok(await metricNumber(widget, 'blocked') > 0, 'some requests name the blocked site');
+    assert.ok(texts.includes('blocked'), 'the denylisted origin is marked blocked');
+    assert.ok(texts.some((text) => text.endsWith('it saw 203.0.113.1')), `captions: ${texts}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('reverse proxy routes around a crashed app server and ends TLS at the edge', async () => {
+    const { page, problems, widget } = await openChapter('beginner/15-reverse-proxy.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+    const waitForRequests = (at_least) => page.waitForFunction(
+        ([el, at_least]) => Number.parseFloat(
+            el.querySelector('[data-metric="requests"] .sdbe-metric-value')?.textContent ?? '') >= at_least,
+        [handle, at_least],
+        { timeout: 15_000 },
+    );
+
+    await play.click();
+    await waitForRequests(60);
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
+    await widget.locator('button.sdbe-crash').click();
+    await waitForRequests(200);
+    await play.click();
+    const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+
+    assert.ok(texts.includes('down'), `app 2 is drawn down: ${texts}`);
+    assert.ok(texts.some((text) => text.startsWith('/static/ → static, cached:')), 'routing table');
+    assert.ok(await metricNumber(widget, 'edge-handshakes') > 0, 'TLS ends at the proxy');
+    assert.equal(await metricNumber(widget, 'internal-handshakes'), 0, 'no TLS inside');
+    assert.ok(await metricNumber(widget, 'hit-ratio') > 50, 'static files come from the cache');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('indexing: scans grow with the table, the index stays at depth + matches', async () => {
+    const { page, problems, widget } = await openChapter('beginner/10-database-indexing.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+
+    // Without the index, a query examines every row once the table has grown.
+    await play.click();
+    await page.waitForFunction(
+        (el) => Number.parseFloat(
+            el.querySelector('[data-metric="rows"] .sdbe-metric-value')?.textContent ?? '') >= 20_000,
+        handle,
+        { timeout: 15_000 },
+    );
+    await play.click();
+    const scanned = await metricNumber(widget, 'examined');
+    const writeBefore = await metricNumber(widget, 'write-pages');
+
+    // With the index, the next queries examine the depth plus the rows they return.
+    await widget.locator('input.sdbe-index-switch').check();
+    await play.click();
+    await page.waitForFunction(
+        (el) => el.querySelector('[data-metric="index-p99"] .sdbe-metric-value')?.textContent.includes('ms'),
+        handle,
+        { timeout: 15_000 },
+    );
+    await play.click();
+    const indexed = await metricNumber(widget, 'examined');
+    const depth = await metricNumber(widget, 'depth');
+    const writeAfter = await metricNumber(widget, 'write-pages');
+
+    assert.ok(scanned >= 20_000, `a scan examined ${scanned} rows`);
+    assert.ok(indexed <= depth + 50, `an index lookup examined ${indexed} at depth ${depth}`);
+    assert.equal(writeBefore, 1, 'an insert writes one page without the index');
+    assert.equal(writeAfter, 1 + depth, 'an insert also walks the index');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('data model: documents win the fetch, tables win the rename', async () => {
+    const { page, problems, widget } = await openChapter('beginner/09-sql-vs-nosql.html');
+
+    for (const label of ['fetch order + items', 'rename a product', 'revenue by product']) {
+        await widget.locator('button.sdbe-run-pattern', { hasText: label }).click();
+    }
+    const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+    const row = (label) => {
+        const at = texts.indexOf(label);
+        return texts.slice(at + 1, at + 5);
+    };
+
+    assert.deepEqual(row('fetch order + items').slice(0, 1), ['7 read, 0 written']);
+    assert.equal(row('fetch order + items')[2], '1 read, 0 written');
+    assert.equal(row('rename a product')[0], '1 read, 1 written');
+    assert.ok(Number.parseInt(row('rename a product')[2], 10) > 10, `rename: ${row('rename a product')}`);
+    assert.equal(await metricNumber(widget, 'disagreements'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('http-api repeats PUT without change and POST with a new order', async () => {
+    const { page, problems, widget } = await openChapter('beginner/02-http-methods.html');
+    const scene = widget.locator('svg.sdbe-scene');
+    const send = async (method, path) => {
+        await widget.locator('select[aria-label="Method"]').selectOption(method);
+        await widget.locator('select[aria-label="Path"]').selectOption(path);
+        await widget.locator('button.sdbe-send').click();
+    };
+    const again = () => widget.locator('button.sdbe-send-again').click();
+
+    await send('DELETE', '/orders');
+    const notAllowed = await scene.locator('text').allTextContents();
+    await send('PUT', '/orders/2');
+    await again();
+    const ordersAfterPut = await metricNumber(widget, 'orders');
+    await send('POST', '/orders');
+    await again();
+    const ordersAfterPost = await metricNumber(widget, 'orders');
+
+    assert.ok(notAllowed.includes('405 Method Not Allowed'), notAllowed.join(' | '));
+    assert.ok(notAllowed.some((text) => text.startsWith('Allow: GET, HEAD, POST, OPTIONS')), notAllowed.join(' | '));
+    assert.equal(ordersAfterPut, 3);
+    assert.equal(ordersAfterPost, 5);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('http-api crawler deletes through RPC GETs and never through resource GETs', async () => {
+    const { page, problems, widget } = await openChapter('beginner/03-rest-api.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(2_000);
+    await play.click();
+    const rpcOrders = await metricNumber(widget, 'orders');
+    const rpcChanges = await metricNumber(widget, 'safe-changes');
+    await widget.locator('select[aria-label="API design"]').selectOption('resource');
+    await play.click();
+    await page.waitForTimeout(2_000);
+    await play.click();
+    const resourceRequests = await metricNumber(widget, 'requests');
+
+    assert.equal(rpcOrders, 0);
+    assert.ok(rpcChanges >= 3, `${rpcChanges} changes by GET`);
+    assert.ok(resourceRequests > 5, `${resourceRequests} crawler requests`);
+    assert.equal(await metricNumber(widget, 'orders'), 3);
+    assert.equal(await metricNumber(widget, 'safe-changes'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('message queue grows a backlog and redelivers a crashed consumer message', async () => {
+    const { page, problems, widget } = await openChapter('beginner/24-message-queue.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(2_500);
+    const depth = await metricNumber(widget, 'depth');
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
+    await widget.locator('button.sdbe-crash').click();
+    await page.waitForTimeout(2_500);
+    await play.click();
+    const redelivered = await metricNumber(widget, 'redelivered');
+
+    assert.ok(depth > 5, `queue depth ${depth} after a few seconds`);
+    assert.ok(redelivered >= 1, `redelivered ${redelivered}`);
+    assert.equal(await metricNumber(widget, 'rejected'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('pagination: the offset reader duplicates rows and the cursor reader does not', async () => {
+    const { page, problems, widget } = await openChapter('beginner/21-pagination.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    await page.waitForTimeout(300);
+    await widget.locator('button.sdbe-insert').click();
+    await page.waitForTimeout(1_500);
+    await play.click();
+
+    assert.ok(await metricNumber(widget, 'offset-duplicates') >= 3, 'offset duplicates');
+    assert.equal(await metricNumber(widget, 'cursor-duplicates'), 0);
+    assert.equal(await metricNumber(widget, 'cursor-missed'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('scaling up past the USL peak lowers capacity', async () => {
+    const { page, problems, widget } = await openChapter('beginner/11-vertical-scaling.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const sizeUp = widget.locator('button.sdbe-size-up');
+
+    await play.click();
+    await page.waitForTimeout(1_500);
+    const overloaded = await metricNumber(widget, 'utilization');
+    const dropped = await metricNumber(widget, 'dropped');
+    await sizeUp.click();
+    const at16 = await metricNumber(widget, 'capacity');
+    await sizeUp.click();
+    const at32 = await metricNumber(widget, 'capacity');
+    await sizeUp.click();
+    const at64 = await metricNumber(widget, 'capacity');
+    await play.click();
+
+    assert.equal(overloaded, 123, `8 cores at ${overloaded}% utilization`);
+    assert.ok(dropped > 0, `8 cores dropped ${dropped} requests`);
+    assert.equal(at16, 402, '16 cores');
+    assert.equal(at32, 452, '32 cores');
+    assert.equal(at64, 391, '64 cores serve less than 32');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('cdn edges keep serving hits and stale copies while the origin is down', async () => {
+    const { page, problems, widget } = await openChapter('beginner/19-cdn.html');
+    const step = widget.locator('button:has-text("Step")');
+    await playUntil(page, widget, 15);
+    const warmHitRatio = await metricNumber(widget, 'hit-ratio');
+
+    await widget.locator('button.sdbe-publish').click();
+    for (let i = 0; i < 5; i += 1) {
+        await step.click();
+    }
+    const staleAfterPublish = await metricNumber(widget, 'stale');
+    await widget.locator('button.sdbe-crash').click();
+    const requestsAtCrash = await metricNumber(widget, 'requests');
+    for (let i = 0; i < 10; i += 1) {
+        await step.click();
+    }
+    const originDown = (await widget.locator('svg.sdbe-scene text').allTextContents())
+        .some((text) => text.startsWith('origin DOWN'));
+
+    assert.ok(warmHitRatio > 60, `hit ratio ${warmHitRatio}% after 15 s`);
+    assert.ok(staleAfterPublish > 0, 'edges served the old version after the publish');
+    assert.ok(originDown, 'the scene shows the origin down');
+    assert.ok(await metricNumber(widget, 'failed') > 0, 'misses fail while the origin is down');
+    assert.ok(await metricNumber(widget, 'requests') > requestsAtCrash + 50, 'hits continue');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('storage table shows an object update moving the whole object', async () => {
+    const { page, problems, widget } = await openChapter('beginner/18-storage-types.html');
+
+    await widget.locator('button.sdbe-run-op[data-op="update range"]').click();
+    const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+    const objectCost = await metricText(widget, 'object-cost');
+    const ops = widget.locator('label:has-text("Operations/s") input');
+    await ops.fill('1');
+    await ops.dispatchEvent('change');
+    const busyObjectCost = await metricText(widget, 'object-cost');
+
+    assert.equal(await metricNumber(widget, 'operations'), 0, 'a new rate rebuilds the engine');
+    assert.ok(texts.includes('2× 2 MiB'), `object update cell in ${texts.join(' | ')}`);
+    assert.equal(texts.filter((text) => text === '–').length, 2, 'block list and rename');
+    assert.equal(objectCost, '$3.96');
+    assert.equal(busyObjectCost, '$19.42');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

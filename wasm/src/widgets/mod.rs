@@ -1,7 +1,23 @@
 //! The widget registry: directive names to components.
 
+mod availability;
+mod cache;
+mod cdn;
+mod circuit_breaker;
 mod client_server;
 mod consistent_hash;
+mod data_model;
+mod dns;
+mod http_api;
+mod idempotency;
+mod indexing;
+mod load_balancer;
+mod message_queue;
+mod pagination;
+mod proxy;
+mod queue;
+mod scaling;
+mod storage;
 mod token_bucket;
 
 use web_sys::Element;
@@ -46,6 +62,36 @@ pub(crate) fn mount(
         "consistent-hash" => {
             crate::render::<consistent_hash::ConsistentHashWidget, _>(root, config, seed, placement)
         }
+        "cache" => crate::render::<cache::CacheWidget, _>(root, config, seed, placement),
+        "dns" => crate::render::<dns::DnsWidget, _>(root, config, seed, placement),
+        "availability" => {
+            crate::render::<availability::AvailabilityWidget, _>(root, config, seed, placement)
+        }
+        "circuit-breaker" => {
+            crate::render::<circuit_breaker::CircuitBreakerWidget, _>(root, config, seed, placement)
+        }
+        "idempotency" => {
+            crate::render::<idempotency::IdempotencyWidget, _>(root, config, seed, placement)
+        }
+        "load-balancer" => {
+            crate::render::<load_balancer::LoadBalancerWidget, _>(root, config, seed, placement)
+        }
+        "queue" => crate::render::<queue::QueueWidget, _>(root, config, seed, placement),
+        "proxy" => crate::render::<proxy::ProxyWidget, _>(root, config, seed, placement),
+        "indexing" => crate::render::<indexing::IndexingWidget, _>(root, config, seed, placement),
+        "data-model" => {
+            crate::render::<data_model::DataModelWidget, _>(root, config, seed, placement)
+        }
+        "http-api" => crate::render::<http_api::HttpApiWidget, _>(root, config, seed, placement),
+        "message-queue" => {
+            crate::render::<message_queue::MessageQueueWidget, _>(root, config, seed, placement)
+        }
+        "pagination" => {
+            crate::render::<pagination::PaginationWidget, _>(root, config, seed, placement)
+        }
+        "scaling" => crate::render::<scaling::ScalingWidget, _>(root, config, seed, placement),
+        "cdn" => crate::render::<cdn::CdnWidget, _>(root, config, seed, placement),
+        "storage" => crate::render::<storage::StorageWidget, _>(root, config, seed, placement),
         other => Err(format!("no widget is called `{other}`")),
     }
 }
