@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 /// The placeholder carries the full configuration, defaults filled in, so the
 /// widget never guesses. The fallback text is what readers without JavaScript
 /// and the print page see until the widget mounts. The script after it asks
-/// the loader in `theme/head.hbs` to fetch the bundle and mount the widget
+/// the loader in `theme/head.hbs` to fetch the widget's bundle and mount it
 /// as soon as the parser reaches it.
 pub(crate) fn render(
     name: &str,
@@ -32,7 +32,8 @@ pub(crate) fn render(
         "<div class=\"sdbe-widget\" data-widget=\"{name}\" data-config=\"{config}\"{seed_attr}>\
          <div class=\"sdbe-widget-fallback\"><p><strong>Interactive widget:</strong> {summary} \
          Settings: {settings}. It runs in the browser and needs JavaScript and WebAssembly.</p>\
-         </div></div><script>window.sdbeWidgets?.mount()</script>",
+         </div></div><script>window.sdbeWidgets?.mount('{name}')</script>",
+        name = kind.name,
         config = escape_attr(&config.to_string()),
         summary = escape_text(kind.summary),
         settings = escape_text(&summary.join(", ")),

@@ -25,85 +25,58 @@ pub struct WidgetKind {
     pub snapshot: fn(&str) -> Result<crate::metrics::Snapshot, String>,
 }
 
-/// Every widget a chapter can embed. Order does not matter; append new ones.
-pub const WIDGETS: &[WidgetKind] = &[
-    kind::<client_server::ClientServer>(
-        "client-server",
-        "Clients send requests to a server with a fixed pool of workers.",
-    ),
-    kind::<token_bucket::TokenBucket>(
-        "token-bucket",
-        "A token bucket admits a burst up to its capacity, then one request per refill.",
-    ),
-    kind::<consistent_hash::ConsistentHash>(
-        "consistent-hash",
-        "Keys on a hash ring; adding a node moves only the keys it takes over.",
-    ),
-    kind::<cache::Cache>(
-        "cache",
-        "A cache with a TTL in front of a database; hit ratio and stale reads per strategy.",
-    ),
-    kind::<dns::Dns>(
-        "dns",
-        "A caching resolver walks root, TLD and authoritative servers on a miss.",
-    ),
-    kind::<availability::Availability>(
-        "availability",
-        "Components fail and get repaired; series and parallel set the system's availability.",
-    ),
-    kind::<circuit_breaker::CircuitBreaker>(
-        "circuit-breaker",
-        "A circuit breaker opens when calls to a failing dependency time out, and sheds calls fast.",
-    ),
-    kind::<idempotency::Idempotency>(
-        "idempotency",
-        "Clients retry payments after lost responses; idempotency keys stop the duplicate charges.",
-    ),
-    kind::<load_balancer::LoadBalancer>(
-        "load-balancer",
-        "A load balancer spreads requests over servers by round-robin or least-connections.",
-    ),
-    kind::<queue::Queue>(
-        "queue",
-        "Requests arrive at random into a queue in front of a few servers; latency climbs as utilization nears 1.",
-    ),
-    kind::<proxy::Proxy>(
-        "proxy",
-        "A forward or reverse proxy caches, filters, routes and hides the other side.",
-    ),
-    kind::<indexing::Indexing>(
-        "indexing",
-        "A growing table queried by key: every row scanned, or a B-tree index's depth plus matches.",
-    ),
-    kind::<data_model::DataModel>(
-        "data-model",
-        "One dataset as normalized tables and as order documents; what each access pattern costs.",
-    ),
-    kind::<http_api::HttpApi>(
-        "http-api",
-        "HTTP methods against a collection of orders: status codes, safety and idempotency.",
-    ),
-    kind::<message_queue::MessageQueue>(
-        "message-queue",
-        "Producers publish to a queue that consumers drain and ack; unacked messages are redelivered.",
-    ),
-    kind::<pagination::Pagination>(
-        "pagination",
-        "An offset reader and a cursor reader page through a list that changes under them.",
-    ),
-    kind::<scaling::Scaling>(
-        "scaling",
-        "A bigger machine or more machines under load; capacity follows the Universal Scalability Law.",
-    ),
-    kind::<cdn::Cdn>(
-        "cdn",
-        "Edge caches in four regions serve objects with a TTL; misses cross the world to the origin.",
-    ),
-    kind::<storage::Storage>(
-        "storage",
-        "One workload on block, file and object storage: requests, bytes and cost per operation.",
-    ),
-];
+/// Defines [`WIDGETS`] and [`NAMES`] from one list, so the two never differ.
+macro_rules! registry {
+    ($($name:literal => $engine:ty, $summary:literal;)*) => {
+        /// Every widget a chapter can embed. Order does not matter; append new ones.
+        pub const WIDGETS: &[WidgetKind] = &[$(kind::<$engine>($name, $summary)),*];
+
+        /// Every widget's directive name. Code that only needs names uses this
+        /// list, because `WIDGETS` links every engine into the binary.
+        pub const NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+registry! {
+    "client-server" => client_server::ClientServer,
+        "Clients send requests to a server with a fixed pool of workers.";
+    "token-bucket" => token_bucket::TokenBucket,
+        "A token bucket admits a burst up to its capacity, then one request per refill.";
+    "consistent-hash" => consistent_hash::ConsistentHash,
+        "Keys on a hash ring; adding a node moves only the keys it takes over.";
+    "cache" => cache::Cache,
+        "A cache with a TTL in front of a database; hit ratio and stale reads per strategy.";
+    "dns" => dns::Dns,
+        "A caching resolver walks root, TLD and authoritative servers on a miss.";
+    "availability" => availability::Availability,
+        "Components fail and get repaired; series and parallel set the system's availability.";
+    "circuit-breaker" => circuit_breaker::CircuitBreaker,
+        "A circuit breaker opens when calls to a failing dependency time out, and sheds calls fast.";
+    "idempotency" => idempotency::Idempotency,
+        "Clients retry payments after lost responses; idempotency keys stop the duplicate charges.";
+    "load-balancer" => load_balancer::LoadBalancer,
+        "A load balancer spreads requests over servers by round-robin or least-connections.";
+    "queue" => queue::Queue,
+        "Requests arrive at random into a queue in front of a few servers; latency climbs as utilization nears 1.";
+    "proxy" => proxy::Proxy,
+        "A forward or reverse proxy caches, filters, routes and hides the other side.";
+    "indexing" => indexing::Indexing,
+        "A growing table queried by key: every row scanned, or a B-tree index's depth plus matches.";
+    "data-model" => data_model::DataModel,
+        "One dataset as normalized tables and as order documents; what each access pattern costs.";
+    "http-api" => http_api::HttpApi,
+        "HTTP methods against a collection of orders: status codes, safety and idempotency.";
+    "message-queue" => message_queue::MessageQueue,
+        "Producers publish to a queue that consumers drain and ack; unacked messages are redelivered.";
+    "pagination" => pagination::Pagination,
+        "An offset reader and a cursor reader page through a list that changes under them.";
+    "scaling" => scaling::Scaling,
+        "A bigger machine or more machines under load; capacity follows the Universal Scalability Law.";
+    "cdn" => cdn::Cdn,
+        "Edge caches in four regions serve objects with a TTL; misses cross the world to the origin.";
+    "storage" => storage::Storage,
+        "One workload on block, file and object storage: requests, bytes and cost per operation.";
+}
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {
     WidgetKind {
@@ -123,7 +96,7 @@ pub fn find(name: &str) -> Option<&'static WidgetKind> {
 
 /// Lists every widget name, for "unknown widget" messages.
 pub fn names() -> Vec<&'static str> {
-    WIDGETS.iter().map(|kind| kind.name).collect()
+    NAMES.to_vec()
 }
 
 fn check_params<E: Engine>(params: Map<String, Value>) -> Result<Value, String> {

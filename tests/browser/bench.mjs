@@ -23,9 +23,13 @@ const PAGE_WITHOUT_WIDGETS = 'introduction.html';
 const MERMAID_RUNTIME = process.env.SDBE_MERMAID_RUNTIME;
 /// The inline SVG diagrams the preprocessor writes into a page.
 const DIAGRAM = /<figure class="sdbe-diagram">[\s\S]*?<\/figure>/g;
-/// Paths of the widget bundle inside the book.
-const BUNDLE_JS = 'widgets/sdbe_widgets.js';
-const BUNDLE_WASM = 'widgets/sdbe_widgets_bg.wasm';
+/// Folder of the widget bundles inside the book, one subfolder per widget.
+const BUNDLES = 'widgets';
+/// Returns the paths of one widget's bundle inside the book.
+const bundleFiles = (widget) => ({
+    js: `${BUNDLES}/${widget}/sdbe_widgets.js`,
+    wasm: `${BUNDLES}/${widget}/sdbe_widgets_bg.wasm`,
+});
 /// zlib level of the gzip estimate: 6 is zlib's default.
 const GZIP_LEVEL = 6;
 /// Label of the speed option that runs a widget at full speed.
@@ -127,18 +131,37 @@ async function widgetChapters(pages) {
     return [...chapters].map(([widget, path]) => ({ widget, path }));
 }
 
+/// Returns the raw and gzip sizes of every widget's bundle, by widget name.
+async function bundleSizes() {
+    const bundles = [];
+    for (const entry of await readdir(join(bookDir, BUNDLES), { withFileTypes: true })) {
+        if (entry.isDirectory()) {
+            const files = bundleFiles(entry.name);
+            bundles.push({ widget: entry.name, js: await fileSizes(files.js), wasm: await fileSizes(files.wasm) });
+        }
+    }
+    if (bundles.length === 0) {
+        throw new Error(`no widget bundles under ${join(bookDir, BUNDLES)}: run \`cargo xtask build\``);
+    }
+    return bundles.sort((a, b) => a.widget.localeCompare(b.widget));
+}
+
 /// Picks the page with the most gzip bytes from its HTML and from the widget
-/// bundle it loads. The theme's CSS and JS are the same on
+/// bundles it loads. The theme's CSS and JS are the same on
 /// every page, so the estimate leaves them out.
 /// NOTE: fonts are left out too, although pages load different font files
 /// (code, italics), so a page heavier only by its fonts may not be picked.
-async function heaviestPage(pages) {
-    const bundle = (await fileSizes(BUNDLE_JS)).gzip + (await fileSizes(BUNDLE_WASM)).gzip;
+async function heaviestPage(pages, bundles) {
+    const bundleGzip = new Map(bundles.map((b) => [b.widget, b.js.gzip + b.wasm.gzip]));
     let heaviest = null;
     for (const page of pages) {
         const html = await readFile(join(bookDir, page));
         const text = html.toString('utf8');
-        const estimate = gzipSize(html) + (text.includes('class="sdbe-widget"') ? bundle : 0);
+        const shown = new Set([...text.matchAll(/class="sdbe-widget" data-widget="([^"]+)"/g)].map((m) => m[1]));
+        let estimate = gzipSize(html);
+        for (const widget of shown) {
+            estimate += bundleGzip.get(widget) ?? 0;
+        }
         if (!heaviest || estimate > heaviest.estimate) {
             heaviest = { page, estimate };
         }
@@ -451,18 +474,18 @@ async function frameCost(context, server, chapter) {
 // 5. Memory
 
 /// Returns the JS heap in use after a full garbage collection, and the size of
-/// the widget module's WebAssembly memory, in bytes.
-async function memoryInUse(page) {
+/// the WebAssembly memory of `widget`'s bundle, in bytes.
+async function memoryInUse(page, widget) {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('HeapProfiler.collectGarbage');
     const { usedSize } = await cdp.send('Runtime.getHeapUsage');
     await cdp.detach();
     // Calling the bundle's init function again returns the instance's exports.
-    const wasm = await page.evaluate(async () => {
-        const url = new URL(path_to_root + 'widgets/sdbe_widgets.js', document.baseURI).href;
+    const wasm = await page.evaluate(async (js) => {
+        const url = new URL(path_to_root + js, document.baseURI).href;
         const exports = await (await import(url)).default();
         return exports.memory.buffer.byteLength;
-    });
+    }, bundleFiles(widget).js);
     return { jsHeap: usedSize, wasm };
 }
 
@@ -472,11 +495,11 @@ async function memoryGrowth(server, chapter, seconds) {
     const { browser, close } = await launchFreshBrowser();
     try {
         const { page, problems, widget } = await openWidget(browser, server, chapter);
-        const before = await memoryInUse(page);
+        const before = await memoryInUse(page, chapter.widget);
         await setPlaying(widget, true);
         await page.waitForTimeout(seconds * 1000);
         await setPlaying(widget, false);
-        const after = await memoryInUse(page);
+        const after = await memoryInUse(page, chapter.widget);
         const steps = await stepsRun(widget);
         checkClean(chapter.widget, problems);
         return { before, after, steps };
@@ -506,7 +529,8 @@ async function main() {
     const { out, quick } = parseArgs(process.argv.slice(2));
     const pages = await htmlPages();
     const chapters = await widgetChapters(pages);
-    const heaviest = await heaviestPage(pages);
+    const bundles = await bundleSizes();
+    const heaviest = await heaviestPage(pages, bundles);
     const server = await serveBook();
     const { browser, close } = await launchFreshBrowser();
     try {
@@ -517,7 +541,7 @@ async function main() {
             warmUpMs: WARM_UP_MS,
             traceMs: TRACE_MS,
             userAgent: await userAgent(browser),
-            bundle: { js: await fileSizes(BUNDLE_JS), wasm: await fileSizes(BUNDLE_WASM) },
+            bundles,
             mermaidRuntime: await fileSizes(MERMAID_RUNTIME),
             pageWeight: [],
             firstFrame: [],

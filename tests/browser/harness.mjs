@@ -92,6 +92,11 @@ export async function openPage(context) {
         if (message.type() === 'error') {
             problems.push(`console error: ${message.text()}`);
         }
+        // highlight.js warns about a code block whose language the book's
+        // trimmed highlight.js left out; the block then stays plain.
+        if (message.type() === 'warning' && message.text().includes('Could not find the language')) {
+            problems.push(`console warning: ${message.text()}`);
+        }
     });
     page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
     page.on('requestfailed', (request) => {

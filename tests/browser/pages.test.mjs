@@ -28,7 +28,7 @@ test('every page loads without errors and mounts its widgets', async () => {
         const { page, problems } = await openPage(env.browser);
         const bundleRequests = [];
         page.on('request', (request) => {
-            if (request.url().includes('/widgets/sdbe_widgets')) {
+            if (/\/widgets\/[a-z-]+\/sdbe_widgets/.test(request.url())) {
                 bundleRequests.push(request.url());
             }
         });
@@ -39,6 +39,12 @@ test('every page loads without errors and mounts its widgets', async () => {
             await waitForWidgets(page);
             const errors = await page.locator('.sdbe-widget-error').allTextContents();
             assert.deepEqual(errors, [], `${path}: widget errors`);
+            // Each widget has its own bundle, and a page fetches only the
+            // bundles of the widgets it shows.
+            const shown = new Set(await page.locator('.sdbe-widget').evaluateAll(
+                (nodes) => nodes.map((node) => node.dataset.widget)));
+            const fetched = new Set(bundleRequests.map((url) => url.match(/\/widgets\/([a-z-]+)\//)[1]));
+            assert.deepEqual([...fetched].sort(), [...shown].sort(), `${path}: bundles fetched`);
         } else {
             // Give a stray loader time to fetch before concluding it did not.
             await page.waitForTimeout(200);

@@ -225,11 +225,11 @@ test('the browser replays a run exactly as the native replay does', async () => 
     const link = await widget.locator('input.sdbe-share-link').inputValue();
 
     const inBrowser = await page.evaluate(async (url) => {
-        const bundle = await import(new URL('../widgets/sdbe_widgets.js', document.baseURI).href);
+        const bundle = await import(new URL('../widgets/client-server/sdbe_widgets.js', document.baseURI).href);
         return bundle.replay_trace(url);
     }, link);
     const inBrowserAgain = await page.evaluate(async (url) => {
-        const bundle = await import(new URL('../widgets/sdbe_widgets.js', document.baseURI).href);
+        const bundle = await import(new URL('../widgets/client-server/sdbe_widgets.js', document.baseURI).href);
         return bundle.replay_trace(url);
     }, link);
     const native = execFileSync('cargo', ['xtask', 'replay', link], { encoding: 'utf8' });

@@ -6,6 +6,8 @@
 //! the component its `data-widget` names, with the configuration from
 //! `data-config` and the seed from `data-seed`.
 
+// A bundle built for one widget leaves the shared parts other widgets use idle.
+#![cfg_attr(not(feature = "all"), allow(dead_code, unused_imports))]
 #![allow(
     unreachable_pub,
     reason = "the crate's only public surface is `mount_all`; modules are private and \
@@ -54,10 +56,19 @@ pub fn mount_all() {
         else {
             continue;
         };
+        // A page with several kinds of widget loads one bundle per kind, and
+        // each bundle mounts only its own.
+        let Some(name) = element.get_attribute("data-widget") else {
+            show_error(&element, "missing data-widget attribute");
+            continue;
+        };
+        if !widgets::contains(&name) {
+            continue;
+        }
         let position = all
             .as_ref()
             .map_or(0, |all| position_among_same(all, &element));
-        match mount(&element, position) {
+        match mount(&element, &name, position) {
             Ok(()) => {
                 let _ = element.set_attribute("data-mounted", "true");
             }
@@ -84,10 +95,7 @@ fn position_among_same(all: &web_sys::NodeList, element: &Element) -> usize {
     position
 }
 
-fn mount(placeholder: &Element, position: usize) -> Result<(), String> {
-    let name = placeholder
-        .get_attribute("data-widget")
-        .ok_or("missing data-widget attribute")?;
+fn mount(placeholder: &Element, name: &str, position: usize) -> Result<(), String> {
     let config = placeholder
         .get_attribute("data-config")
         .unwrap_or_else(|| "{}".to_string());
@@ -107,7 +115,7 @@ fn mount(placeholder: &Element, position: usize) -> Result<(), String> {
     placeholder
         .append_child(&root)
         .map_err(|_| "failed to attach the widget root")?;
-    widgets::mount(&name, position, root, &config, seed)
+    widgets::mount(name, position, root, &config, seed)
 }
 
 /// Renders a widget component into `root` with its parsed configuration.
@@ -149,6 +157,8 @@ fn show_error(placeholder: &Element, reason: &str) {
 
 /// Replays a share link's run and returns its event trace as JSON lines.
 ///
+/// Each bundle replays only its own widgets.
+///
 /// The browser tests compare this with `cargo xtask replay` on the same link,
 /// which checks that the WebAssembly build and the native build agree.
 #[wasm_bindgen]
@@ -156,8 +166,7 @@ pub fn replay_trace(link: &str) -> Result<String, JsValue> {
     let link = ShareLink::parse(link)
         .map_err(|reason| JsValue::from_str(&reason))?
         .ok_or_else(|| JsValue::from_str("the link has no `#run=` fragment"))?;
-    let kind = sim::registry::find(&link.widget)
-        .ok_or_else(|| JsValue::from_str(&format!("no widget is called `{}`", link.widget)))?;
-    let lines = (kind.replay)(&link.payload).map_err(|reason| JsValue::from_str(&reason))?;
+    let lines = widgets::replay(&link.widget, &link.payload)
+        .map_err(|reason| JsValue::from_str(&reason))?;
     Ok(lines.join("\n"))
 }

@@ -112,7 +112,7 @@ impl<E: Engine> Runner<E> {
                 return;
             }
         };
-        if sim::registry::find(&link.widget).is_none() && self.placement.index == 0 {
+        if !sim::registry::NAMES.contains(&link.widget.as_str()) && self.placement.index == 0 {
             self.notice = Some(format!(
                 "The share link names no widget of this book (`{}`). Showing the defaults.",
                 link.widget

@@ -16,7 +16,9 @@ commands:
   serve      install what is missing, build the widgets and the book, and
              serve it on http://127.0.0.1:3000 with live reload
   build      install what is missing, then build the widgets and the book
-  widgets    build only the widget bundle into src/widgets/
+  widgets [NAME ...]
+             build only the widget bundles into src/widgets/NAME/: every
+             widget's, or only those named
   test       run every test: Rust, listings, book build, browser, workflows
   listings   run every Go and Python listing and check its `=>` output claims
   replay URL print the event trace of a widget's share link as JSON lines;
@@ -52,7 +54,10 @@ fn run(args: &[String]) -> Result<()> {
         }
         "widgets" => {
             tools::book_tools()?;
-            book::build_widgets()
+            match &args[1..] {
+                [] => book::build_widgets(),
+                names => book::build_some_widgets(names),
+            }
         }
         "test" => test(),
         "listings" => {

@@ -1,24 +1,9 @@
 //! The widget registry: directive names to components.
-
-mod availability;
-mod cache;
-mod cdn;
-mod circuit_breaker;
-mod client_server;
-mod consistent_hash;
-mod data_model;
-mod dns;
-mod http_api;
-mod idempotency;
-mod indexing;
-mod load_balancer;
-mod message_queue;
-mod pagination;
-mod proxy;
-mod queue;
-mod scaling;
-mod storage;
-mod token_bucket;
+//!
+//! Each widget sits behind a cargo feature named after its directive, so
+//! `cargo xtask widgets` can build one small bundle per widget and a page
+//! loads only the bundles its widgets need. The default feature `all` builds
+//! every widget, for `cargo clippy` and the benchmark.
 
 use web_sys::Element;
 use yew::Properties;
@@ -36,62 +21,80 @@ pub struct WidgetProps<T: PartialEq> {
     pub placement: Placement,
 }
 
-/// Mounts the widget called `name` into `root`; `index` counts earlier
-/// widgets of the same name on the page.
-pub(crate) fn mount(
-    name: &str,
-    index: usize,
-    root: Element,
-    config: &str,
-    seed: u64,
-) -> Result<(), String> {
-    let Some(kind) = sim::registry::find(name) else {
-        return Err(format!("no widget is called `{name}`"));
+/// Declares each widget's module, behind its feature, with the functions
+/// that dispatch on a directive name to the widgets of this build.
+macro_rules! widgets {
+    ($($name:literal => $module:ident :: $component:ident, $engine:ty;)*) => {
+        $(
+            #[cfg(feature = $name)]
+            mod $module;
+        )*
+
+        /// Returns whether this build contains the widget called `name`.
+        pub(crate) fn contains(name: &str) -> bool {
+            $(
+                #[cfg(feature = $name)]
+                if name == $name {
+                    return true;
+                }
+            )*
+            let _ = name;
+            false
+        }
+
+        /// Mounts the widget called `name` into `root`; `index` counts earlier
+        /// widgets of the same name on the page.
+        pub(crate) fn mount(
+            name: &str,
+            index: usize,
+            root: Element,
+            config: &str,
+            seed: u64,
+        ) -> Result<(), String> {
+            $(
+                #[cfg(feature = $name)]
+                if name == $name {
+                    let placement = Placement { widget: $name, index };
+                    return crate::render::<$module::$component, _>(root, config, seed, placement);
+                }
+            )*
+            let _ = (index, root, config, seed);
+            Err(format!("this bundle has no widget called `{name}`"))
+        }
+
+        /// Replays an encoded scenario of the widget called `name` into its
+        /// event trace as JSON lines.
+        pub(crate) fn replay(name: &str, payload: &str) -> Result<Vec<String>, String> {
+            $(
+                #[cfg(feature = $name)]
+                if name == $name {
+                    return sim::scenario::replay_json_lines::<$engine>(payload);
+                }
+            )*
+            let _ = payload;
+            Err(format!("this bundle has no widget called `{name}`"))
+        }
     };
-    let placement = Placement {
-        widget: kind.name,
-        index,
-    };
-    match name {
-        "client-server" => {
-            crate::render::<client_server::ClientServerWidget, _>(root, config, seed, placement)
-        }
-        "token-bucket" => {
-            crate::render::<token_bucket::TokenBucketWidget, _>(root, config, seed, placement)
-        }
-        "consistent-hash" => {
-            crate::render::<consistent_hash::ConsistentHashWidget, _>(root, config, seed, placement)
-        }
-        "cache" => crate::render::<cache::CacheWidget, _>(root, config, seed, placement),
-        "dns" => crate::render::<dns::DnsWidget, _>(root, config, seed, placement),
-        "availability" => {
-            crate::render::<availability::AvailabilityWidget, _>(root, config, seed, placement)
-        }
-        "circuit-breaker" => {
-            crate::render::<circuit_breaker::CircuitBreakerWidget, _>(root, config, seed, placement)
-        }
-        "idempotency" => {
-            crate::render::<idempotency::IdempotencyWidget, _>(root, config, seed, placement)
-        }
-        "load-balancer" => {
-            crate::render::<load_balancer::LoadBalancerWidget, _>(root, config, seed, placement)
-        }
-        "queue" => crate::render::<queue::QueueWidget, _>(root, config, seed, placement),
-        "proxy" => crate::render::<proxy::ProxyWidget, _>(root, config, seed, placement),
-        "indexing" => crate::render::<indexing::IndexingWidget, _>(root, config, seed, placement),
-        "data-model" => {
-            crate::render::<data_model::DataModelWidget, _>(root, config, seed, placement)
-        }
-        "http-api" => crate::render::<http_api::HttpApiWidget, _>(root, config, seed, placement),
-        "message-queue" => {
-            crate::render::<message_queue::MessageQueueWidget, _>(root, config, seed, placement)
-        }
-        "pagination" => {
-            crate::render::<pagination::PaginationWidget, _>(root, config, seed, placement)
-        }
-        "scaling" => crate::render::<scaling::ScalingWidget, _>(root, config, seed, placement),
-        "cdn" => crate::render::<cdn::CdnWidget, _>(root, config, seed, placement),
-        "storage" => crate::render::<storage::StorageWidget, _>(root, config, seed, placement),
-        other => Err(format!("no widget is called `{other}`")),
-    }
+}
+
+widgets! {
+    "client-server" => client_server::ClientServerWidget, sim::client_server::ClientServer;
+    "token-bucket" => token_bucket::TokenBucketWidget, sim::token_bucket::TokenBucket;
+    "consistent-hash" => consistent_hash::ConsistentHashWidget, sim::consistent_hash::ConsistentHash;
+    "cache" => cache::CacheWidget, sim::cache::Cache;
+    "dns" => dns::DnsWidget, sim::dns::Dns;
+    "availability" => availability::AvailabilityWidget, sim::availability::Availability;
+    "circuit-breaker" => circuit_breaker::CircuitBreakerWidget, sim::circuit_breaker::CircuitBreaker;
+    "idempotency" => idempotency::IdempotencyWidget, sim::idempotency::Idempotency;
+    "load-balancer" => load_balancer::LoadBalancerWidget, sim::load_balancer::LoadBalancer;
+    "queue" => queue::QueueWidget, sim::queue::Queue;
+    "proxy" => proxy::ProxyWidget, sim::proxy::Proxy;
+    "indexing" => indexing::IndexingWidget, sim::indexing::Indexing;
+    "data-model" => data_model::DataModelWidget, sim::data_model::DataModel;
+    "http-api" => http_api::HttpApiWidget, sim::http_api::HttpApi;
+    "message-queue" => message_queue::MessageQueueWidget, sim::message_queue::MessageQueue;
+    "pagination" => pagination::PaginationWidget, sim::pagination::Pagination;
+    "scaling" => scaling::ScalingWidget, sim::scaling::Scaling;
+    "cdn" => cdn::CdnWidget, sim::cdn::Cdn;
+    "storage" => storage::StorageWidget, sim::storage::Storage;
 }

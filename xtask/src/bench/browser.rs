@@ -72,8 +72,8 @@ pub(super) fn page_weight(run: &Value) -> Result<Weight> {
             .with_context(|| format!("unknown resource type `{kind}` for {path}"))?;
         slot.1 += gzip;
         weight.total += gzip;
-        if path.ends_with("widgets/sdbe_widgets.js")
-            || path.ends_with("widgets/sdbe_widgets_bg.wasm")
+        if path.starts_with("widgets/")
+            && (path.ends_with("/sdbe_widgets.js") || path.ends_with("/sdbe_widgets_bg.wasm"))
         {
             weight.widget_bundle += gzip;
         }

@@ -32,10 +32,10 @@ use self::stats::*;
 const WORK_DIR: &str = "target/bench";
 /// The report the command writes, at the repository root.
 const REPORT: &str = "BENCHMARKS.md";
-/// The shipped widget bundle, as mdBook copied it into the book.
-const BUNDLE_WASM: &str = "book/widgets/sdbe_widgets_bg.wasm";
-/// The compiled widget module before wasm-bindgen and wasm-opt, with names.
-const COMPILED_WASM: &str = "target/wasm32-unknown-unknown/release/sdbe_widgets.wasm";
+/// The widget bundles, one folder per widget, as mdBook copied them into the book.
+const BUNDLES: &str = "book/widgets";
+/// The wasm file in each bundle's folder.
+const BUNDLE_WASM: &str = "sdbe_widgets_bg.wasm";
 /// Runs of `mdbook build` after the first one, which the budget applies to.
 const INCREMENTAL_BUILDS: usize = 5;
 /// Functions listed from `twiggy top`.
@@ -148,7 +148,7 @@ pub(super) fn shell_date(args: &[&str]) -> Result<String> {
 
 /// Returns when the book in `book/` was built, and fails if it was not.
 pub(super) fn book_build_time() -> Result<String> {
-    for needed in ["book/index.html", BUNDLE_WASM] {
+    for needed in ["book/index.html", BUNDLES] {
         if !Path::new(needed).exists() {
             bail!("{needed} is missing: run `cargo xtask build` first, the bench measures book/");
         }

@@ -140,48 +140,72 @@ pub(super) enum Functions {
         /// Whether the compiled module, optimized as the build does, equals
         /// the shipped bundle byte for byte.
         matches_bundle: bool,
+        /// The widget whose bundle is listed: the largest one.
+        widget: String,
     },
     InstallFailed(String),
 }
 
-/// Lists the largest functions of the bundle with `twiggy top`.
+/// Lists the largest functions of the largest widget bundle with `twiggy top`.
 ///
 /// The shipped bundle has no names, because wasm-opt drops them, so twiggy
-/// would list `code[1156]`. The bench rebuilds the bundle from the compiled
-/// module with `wasm-opt -Oz -g`, which keeps the names, and checks that
-/// `-Oz --strip-debug`, as the build runs it, reproduces the shipped bundle.
+/// would list `code[1156]`. The bench compiles that widget again, binds it
+/// and optimizes it with `wasm-opt -Oz -g`, which keeps the names, and checks
+/// that `-Oz --strip-debug`, as the build runs it, reproduces the shipped bundle.
 pub(super) fn largest_functions() -> Result<Functions> {
-    step("largest functions in the widget bundle (twiggy top)");
+    step("largest functions in the largest widget bundle (twiggy top)");
     if let Err(err) = install_twiggy() {
         return Ok(Functions::InstallFailed(format!("{err:#}")));
     }
+    let (widget, shipped) = largest_bundle()?;
 
     let dir = Path::new(WORK_DIR).join("named");
-    let bound = bind_compiled_module(&dir)?;
+    let bound = bind_compiled_module(&widget, &dir)?;
     let named = dir.join("named.wasm");
     optimize(&bound, &named, "-g")?;
     let plain = dir.join("plain.wasm");
     optimize(&bound, &plain, "--strip-debug")?;
 
-    let matches_bundle = read_bytes(&plain)? == read_bytes(Path::new(BUNDLE_WASM))?;
+    let matches_bundle = read_bytes(&plain)? == read_bytes(&shipped)?;
     Ok(Functions::Listed {
+        widget,
         functions: twiggy_top(&named)?,
         matches_bundle,
     })
 }
 
-/// Runs wasm-bindgen on the compiled module as the build does, into `dir`,
-/// and returns the bound wasm file.
-pub(super) fn bind_compiled_module(dir: &Path) -> Result<PathBuf> {
-    if !Path::new(COMPILED_WASM).exists() {
-        bail!("{COMPILED_WASM} is missing: run `cargo xtask build` first");
+/// Returns the widget whose shipped wasm file is the largest, and that file.
+fn largest_bundle() -> Result<(String, PathBuf)> {
+    let mut largest: Option<(u64, String, PathBuf)> = None;
+    for entry in fs::read_dir(BUNDLES).with_context(|| format!("failed to read {BUNDLES}"))? {
+        let entry = entry?;
+        let wasm = entry.path().join(BUNDLE_WASM);
+        let Ok(metadata) = fs::metadata(&wasm) else {
+            continue;
+        };
+        if largest
+            .as_ref()
+            .is_none_or(|(size, ..)| metadata.len() > *size)
+        {
+            let widget = entry.file_name().to_string_lossy().into_owned();
+            largest = Some((metadata.len(), widget, wasm));
+        }
     }
+    let (_, widget, wasm) = largest
+        .with_context(|| format!("no widget bundle in {BUNDLES}: run `cargo xtask build`"))?;
+    Ok((widget, wasm))
+}
+
+/// Compiles `widget` alone and runs wasm-bindgen on it as the build does,
+/// into `dir`, and returns the bound wasm file.
+pub(super) fn bind_compiled_module(widget: &str, dir: &Path) -> Result<PathBuf> {
+    let compiled = crate::book::compile_widget(widget)?;
     let mut command = cmd("wasm-bindgen");
     command
         .args(["--target", "web", "--no-typescript"])
         .args(["--out-name", "sdbe_widgets", "--out-dir"])
         .arg(dir)
-        .arg(COMPILED_WASM);
+        .arg(compiled);
     run_quietly(&mut command)?;
     Ok(dir.join("sdbe_widgets_bg.wasm"))
 }

@@ -144,20 +144,47 @@ pub(super) fn type_bytes(run: &Value, kind: &str) -> Result<f64> {
         .map_or(0.0, |(_, bytes)| *bytes))
 }
 
+/// One widget's bundle as shipped: wasm plus JS glue.
+pub(super) struct BundleSize {
+    pub(super) widget: String,
+    pub(super) raw: f64,
+    pub(super) gzip: f64,
+}
+
+/// Returns every widget's bundle size from the browser results, largest gzip first.
+pub(super) fn bundle_sizes(browser: &Value) -> Result<Vec<BundleSize>> {
+    let mut sizes = Vec::new();
+    for bundle in array(browser, "bundles")? {
+        let size = |pointer: &str| pointer_number(bundle, pointer);
+        sizes.push(BundleSize {
+            widget: text(bundle, "widget")?.to_string(),
+            raw: size("/wasm/raw")? + size("/js/raw")?,
+            gzip: size("/wasm/gzip")? + size("/js/gzip")?,
+        });
+    }
+    sizes.sort_by(|a, b| b.gzip.total_cmp(&a.gzip));
+    Ok(sizes)
+}
+
 pub(super) fn bundle_rows(table: &mut Table, browser: &Value, functions: &Functions) -> Result<()> {
     table.section(2);
-    let size = |pointer: &str| pointer_number(browser, pointer);
-    let gzip = size("/bundle/wasm/gzip")? + size("/bundle/js/gzip")?;
-    let raw = size("/bundle/wasm/raw")? + size("/bundle/js/raw")?;
+    let sizes = bundle_sizes(browser)?;
+    let largest = sizes
+        .first()
+        .context("the browser results list no widget bundle")?;
     table.measured(
-        "Widget bundle (wasm + JS)",
-        Stats::single(gzip),
+        format!("Largest widget bundle (`{}`, wasm + JS)", largest.widget),
+        Stats::single(largest.gzip),
         Unit::Kilobytes,
         Some(200.0 * KB),
     );
+    table.measured("… raw", Stats::single(largest.raw), Unit::Kilobytes, None);
     table.measured(
-        "Widget bundle (wasm + JS), raw",
-        Stats::single(raw),
+        format!(
+            "All {} widget bundles together, as the print page loads them",
+            sizes.len()
+        ),
+        Stats::single(sizes.iter().map(|size| size.gzip).sum()),
         Unit::Kilobytes,
         None,
     );
@@ -355,30 +382,39 @@ pub(super) fn write_page_weights(out: &mut String, browser: &Value) -> Result<()
 }
 
 pub(super) fn write_bundle(out: &mut String, browser: &Value, functions: &Functions) -> Result<()> {
-    writeln!(out, "\n## Widget bundle\n")?;
-    writeln!(out, "| File | raw | gzip |\n|---|---|---|")?;
-    for (file, path) in [
-        ("wasm", "widgets/sdbe_widgets_bg.wasm"),
-        ("js", "widgets/sdbe_widgets.js"),
-    ] {
-        let raw = pointer_number(browser, &format!("/bundle/{file}/raw"))?;
-        let gzip = pointer_number(browser, &format!("/bundle/{file}/gzip"))?;
+    writeln!(out, "\n## Widget bundles\n")?;
+    writeln!(
+        out,
+        "Each widget has its own bundle in `widgets/NAME/`, and a page loads the bundles of \
+         the widgets it shows. Sizes are wasm plus JS glue.\n"
+    )?;
+    writeln!(out, "| Widget | raw | gzip |\n|---|---|---|")?;
+    for size in bundle_sizes(browser)? {
         writeln!(
             out,
-            "| `{path}` | {:.1} KB | {:.1} KB |",
-            raw / KB,
-            gzip / KB
+            "| `{}` | {:.1} KB | {:.1} KB |",
+            size.widget,
+            size.raw / KB,
+            size.gzip / KB
         )?;
     }
     let Functions::Listed {
         functions,
         matches_bundle,
+        widget,
     } = functions
     else {
         return Ok(());
     };
-    let bundle_bytes = pointer_number(browser, "/bundle/wasm/raw")?;
-    writeln!(out, "\nLargest functions (`twiggy top`, raw bytes):\n")?;
+    let bundle_bytes = array(browser, "bundles")?
+        .iter()
+        .find(|bundle| bundle["widget"] == widget.as_str())
+        .with_context(|| format!("the browser results have no `{widget}` bundle"))
+        .and_then(|bundle| pointer_number(bundle, "/wasm/raw"))?;
+    writeln!(
+        out,
+        "\nLargest functions of the `{widget}` bundle, the largest (`twiggy top`, raw bytes):\n"
+    )?;
     writeln!(
         out,
         "| Function | bytes | share of the wasm file |\n|---|---|---|"
@@ -467,14 +503,14 @@ pub(super) fn write_method(out: &mut String, browser: &Value) -> Result<()> {
     let method = [
         "Page weight: each page is loaded in a fresh Chromium profile (cold cache) from a local \
          server, every widget is scrolled into view, and each response body is compressed with \
-         zlib level 6, as an estimate of GitHub Pages' gzip. The widget bundle is \
-         `widgets/sdbe_widgets.js` and `.wasm`. Diagrams are drawn at build time into the \
+         zlib level 6, as an estimate of GitHub Pages' gzip. The widget bundles are \
+         `widgets/NAME/sdbe_widgets.js` and `.wasm`, one per widget on the page. Diagrams are drawn at build time into the \
          HTML as SVG; their row is that SVG compressed on its own, taken out of the HTML row. \
          Stock mdbook-mermaid instead loads `mermaid.min.js` (version 0.17.1's, fetched by \
          this command) on every page and draws in the browser, so its rows take the inline \
          SVG out and add that file."
             .to_string(),
-        "Widget bundle: file sizes in `book/widgets/`. `twiggy top` is installed with \
+        "Widget bundles: file sizes in `book/widgets/NAME/`. `twiggy top` is installed with \
          `cargo install twiggy --locked` when missing."
             .to_string(),
         "First frame: a fresh profile per run, which loads the page once with a cold cache and \
@@ -532,7 +568,7 @@ mod tests {
     pub(super) fn run_of(total_gzip: f64) -> Value {
         json!({ "resources": [
             { "path": "beginner/20-token-bucket.html", "category": "html", "raw": 1, "gzip": 1000.0 },
-            { "path": "widgets/sdbe_widgets_bg.wasm", "category": "wasm", "raw": 1, "gzip": 2000.0 },
+            { "path": "widgets/token-bucket/sdbe_widgets_bg.wasm", "category": "wasm", "raw": 1, "gzip": 2000.0 },
             { "path": "beginner/20-token-bucket.html#diagrams", "category": "diagrams", "raw": 1, "gzip": 500.0 },
             { "path": "theme/fonts.css", "category": "css", "raw": 1, "gzip": total_gzip - 3500.0 },
         ] })
@@ -545,7 +581,7 @@ mod tests {
         json!({
             "runs": 1, "quick": true, "userAgent": "HeadlessChrome", "speed": "10×",
             "warmUpMs": 1000, "traceMs": 10000,
-            "bundle": { "js": { "raw": 10.0, "gzip": 5.0 }, "wasm": { "raw": 100.0, "gzip": 50.0 } },
+            "bundles": [{ "widget": "token-bucket", "js": { "raw": 10.0, "gzip": 5.0 }, "wasm": { "raw": 100.0, "gzip": 50.0 } }],
             "mermaidRuntime": { "raw": 10.0, "gzip": 4000.0 },
             "pageWeight": [
                 { "label": "typical", "path": "beginner/20-token-bucket.html", "runs": [run_of(400.0 * KB)] },
