@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
     data_model, dns, http_api, idempotency, indexing, load_balancer, message_queue, pagination,
-    proxy, queue, scaling, storage, token_bucket,
+    proxy, queue, scaling, sessions, storage, token_bucket,
 };
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
@@ -102,6 +102,10 @@ pub const WIDGETS: &[WidgetKind] = &[
     kind::<storage::Storage>(
         "storage",
         "One workload on block, file and object storage: requests, bytes and cost per operation.",
+    ),
+    kind::<sessions::Sessions>(
+        "sessions",
+        "Users' sessions kept in one server's memory (sticky) or in a shared store; a crash loses the sticky ones.",
     ),
 ];
 

@@ -17,6 +17,7 @@ mod pagination;
 mod proxy;
 mod queue;
 mod scaling;
+mod sessions;
 mod storage;
 mod token_bucket;
 
@@ -92,6 +93,7 @@ pub(crate) fn mount(
         "scaling" => crate::render::<scaling::ScalingWidget, _>(root, config, seed, placement),
         "cdn" => crate::render::<cdn::CdnWidget, _>(root, config, seed, placement),
         "storage" => crate::render::<storage::StorageWidget, _>(root, config, seed, placement),
+        "sessions" => crate::render::<sessions::SessionsWidget, _>(root, config, seed, placement),
         other => Err(format!("no widget is called `{other}`")),
     }
 }
