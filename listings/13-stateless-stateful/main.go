@@ -67,8 +67,8 @@ func startStore() *store {
 
 // app is an app server. Its sessions map a session id (the sid cookie)
 // to the items in that user's cart. With storeAddr empty they live in
-// this process's memory; otherwise every request reads and writes them
-// in the store, and the app itself keeps nothing between requests.
+// this process's memory. Otherwise every request reads and writes them
+// in the store, so the app itself keeps nothing between requests.
 type app struct {
 	name      string
 	storeAddr string
@@ -202,10 +202,13 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, err := b.client.Do(req)
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			// => the app is down: redispatch to the next one
+			log.Printf("%s refused the connection, trying the next app",
+				a.name)
 			i = (i + 1) % len(b.apps)
 			continue
 		}
 		if err != nil {
+			log.Printf("forwarding to %s failed: %v", a.name, err)
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 			return
 		}
@@ -224,7 +227,8 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "no app server available", http.StatusServiceUnavailable)
 }
 
-// call sends one request through the balancer and returns what it says.
+// call sends one request through the balancer and returns the response
+// body, prefixed with the status code unless it is 200.
 func call(client *http.Client, addr, method, path string) string {
 	req, _ := http.NewRequest(method, "http://"+addr+path, nil)
 	resp, err := client.Do(req)
@@ -286,8 +290,8 @@ func main() {
 	// => prints:   app 1 stops
 	// => prints:   view cart: app 2: cart book, pen
 	s.mu.Lock()
-	fmt.Printf("the store answered %d requests\n", s.requests)
+	fmt.Printf("the store served %d requests\n", s.requests)
 	s.mu.Unlock()
 	// => 1 PUT for the login, a GET and a PUT per item, 1 GET for the view
-	// => prints: the store answered 6 requests
+	// => prints: the store served 6 requests
 }

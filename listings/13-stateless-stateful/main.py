@@ -6,6 +6,7 @@ shows whether the session survived."""
 
 import http.client
 import http.cookiejar
+import logging
 import secrets
 import threading
 import urllib.error
@@ -82,8 +83,8 @@ class Store:
 class App:
     """An app server. Its sessions map a session id (the `sid` cookie) to
     the items in that user's cart. With `store_port` None they live in this
-    process's memory; otherwise every request reads and writes them in the
-    store, and the app itself keeps nothing between requests."""
+    process's memory. Otherwise every request reads and writes them in the
+    store, so the app itself keeps nothing between requests."""
 
     def __init__(self, name: str, store_port: int | None) -> None:
         self.name = name
@@ -201,6 +202,9 @@ class Balancer:
                 resp = conn.getresponse()
             except ConnectionRefusedError:
                 # => the app is down: redispatch to the next one
+                logging.warning(
+                    "%s refused the connection, trying the next app", app.name
+                )
                 conn.close()
                 i = (i + 1) % len(self.apps)
                 continue
@@ -215,7 +219,8 @@ class Balancer:
 
 
 def call(opener, port: int, method: str, path: str) -> str:
-    """Send one request through the balancer and return its status line."""
+    """Send one request through the balancer and return the response body,
+    prefixed with the status code unless it is 200."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}", method=method
     )
@@ -270,9 +275,9 @@ def main() -> None:
     # => prints:   add pen: app 1: cart book, pen
     # => prints:   app 1 stops
     # => prints:   view cart: app 2: cart book, pen
-    print(f"the store answered {store.requests} requests")
+    print(f"the store served {store.requests} requests")
     # => 1 PUT for the login, a GET and a PUT per item, 1 GET for the view
-    # => prints: the store answered 6 requests
+    # => prints: the store served 6 requests
 
 
 if __name__ == "__main__":
