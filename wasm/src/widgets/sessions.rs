@@ -168,7 +168,11 @@ pub fn SessionsWidget(props: &WidgetProps<SessionsConfig>) -> Html {
 /// Height of a lane's panel: title, servers, labels, the store in shared mode, and the users.
 fn lane_height(lane: &Lane) -> f64 {
     let rows = lane.users().len().div_ceil(USERS_PER_ROW) as f64;
-    let store = if lane.mode() == Mode::Shared { 34.0 } else { 0.0 };
+    let store = if lane.mode() == Mode::Shared {
+        34.0
+    } else {
+        0.0
+    };
     24.0 + 48.0 + 24.0 + store + 20.0 + rows * CELL + 10.0
 }
 
