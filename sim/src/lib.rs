@@ -29,6 +29,7 @@ pub mod registry;
 pub mod rng;
 pub mod scaling;
 pub mod scenario;
+pub mod sessions;
 pub mod storage;
 pub mod token_bucket;
 

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
     data_model, dns, http_api, idempotency, indexing, load_balancer, message_queue, pagination,
-    proxy, queue, scaling, storage, token_bucket,
+    proxy, queue, scaling, sessions, storage, token_bucket,
 };
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
@@ -76,6 +76,8 @@ registry! {
         "Edge caches in four regions serve objects with a TTL; misses cross the world to the origin.";
     "storage" => storage::Storage,
         "One workload on block, file and object storage: requests, bytes and cost per operation.";
+    "sessions" => sessions::Sessions,
+        "Users' sessions kept in one server's memory (sticky) or in a shared store; a crash loses the sticky ones.";
 }
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {

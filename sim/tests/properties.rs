@@ -6940,3 +6940,418 @@ proptest! {
         check_invalid::<Storage>(&invalid)?;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sessions: sticky sessions in server memory vs a shared session store.
+// ---------------------------------------------------------------------------------------------
+
+mod sessions_properties {
+    use super::*;
+    use sim::sessions::{self, Action, Mode, SessionHome, Sessions, SessionsConfig};
+
+    /// One operation of a sessions case.
+    #[derive(Debug, Clone)]
+    enum SessionsOp {
+        /// Runs this many steps.
+        Step(u32),
+        Crash(Target),
+        Restart(Target),
+        Unsupported(Fault),
+    }
+
+    type SessionsCase = Case<SessionsConfig, SessionsOp>;
+
+    fn sessions_config() -> impl Strategy<Value = SessionsConfig> {
+        (
+            (
+                u32_in(1, sessions::MAX_SERVERS),
+                u32_in(1, sessions::MAX_USERS),
+            ),
+            f64_in(0.01, sessions::MAX_RATE_PER_USER),
+            f64_in(0.0, sessions::MAX_SKEW),
+            (f64_in(1.0, 1_000.0), f64_in(0.0, 1_000.0)),
+            u32_in(1, 1_000),
+            (
+                prop_oneof![Just(Mode::Sticky), Just(Mode::Shared)],
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (servers, users),
+                    requests_per_user_per_s,
+                    activity_skew,
+                    (service_ms, store_ms),
+                    queue_limit,
+                    (mode, compare),
+                )| SessionsConfig {
+                    servers,
+                    users,
+                    requests_per_user_per_s,
+                    activity_skew,
+                    service_ms,
+                    store_ms,
+                    queue_limit,
+                    mode,
+                    compare,
+                },
+            )
+    }
+
+    fn sessions_op() -> impl Strategy<Value = SessionsOp> {
+        prop_oneof![
+            6 => (1u32..=4).prop_map(SessionsOp::Step),
+            2 => crash_target().prop_map(SessionsOp::Crash),
+            2 => restart_target().prop_map(SessionsOp::Restart),
+            1 => unsupported_fault().prop_map(SessionsOp::Unsupported),
+        ]
+    }
+
+    fn sessions_case() -> impl Strategy<Value = SessionsCase> {
+        (
+            sessions_config(),
+            engine_seed(),
+            prop::collection::vec(sessions_op(), 1..=MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// Where each user's session lives and which servers are down, rebuilt from the events.
+    #[derive(Debug, Default)]
+    struct SessionsModel {
+        /// Session home per lane and user.
+        homes: BTreeMap<(u32, u32), SessionHome>,
+        /// Users per lane whose session a crash lost and who have not logged in again.
+        lost: BTreeSet<(u32, u32)>,
+        down: BTreeSet<u32>,
+    }
+
+    impl SessionsModel {
+        fn check_events(
+            &mut self,
+            engine: &Sessions,
+            events: &[sessions::Event],
+        ) -> Result<(), String> {
+            use sessions::Event;
+            let mode_of = |lane: u32| engine.lanes().get(lane as usize).map(|l| l.mode());
+            for event in events {
+                match *event {
+                    Event::Routed {
+                        lane,
+                        user,
+                        server_id,
+                        pinned,
+                        ..
+                    } => {
+                        ensure!(
+                            !self.down.contains(&server_id),
+                            "invariant `no request goes to a down server` broken: {event:?}"
+                        );
+                        let home = self.homes.get(&(lane, user)).copied();
+                        if mode_of(lane) == Some(Mode::Sticky) {
+                            ensure!(
+                                pinned == home.is_some(),
+                                "invariant `a user with a session is pinned` broken: {event:?}, model {home:?}"
+                            );
+                            if let Some(home) = home {
+                                ensure!(
+                                    home == SessionHome::Server(server_id),
+                                    "invariant `sticky requests go to the session's server` broken: {event:?}, model {home:?}"
+                                );
+                            }
+                        } else {
+                            ensure!(
+                                !pinned,
+                                "invariant `shared mode pins nobody` broken: {event:?}"
+                            );
+                        }
+                    }
+                    Event::SessionCreated {
+                        lane,
+                        user,
+                        home,
+                        again,
+                        ..
+                    } => {
+                        ensure!(
+                            !self.homes.contains_key(&(lane, user)),
+                            "invariant `a user has at most one session` broken: {event:?}"
+                        );
+                        ensure!(
+                            again == self.lost.remove(&(lane, user)),
+                            "invariant `again marks exactly the users whose session was lost` broken: {event:?}"
+                        );
+                        let expected_store = mode_of(lane) == Some(Mode::Shared);
+                        ensure!(
+                            (home == SessionHome::Store) == expected_store,
+                            "invariant `sessions live in the lane's mode` broken: {event:?}"
+                        );
+                        self.homes.insert((lane, user), home);
+                    }
+                    Event::ServerCrashed {
+                        lane,
+                        server_id,
+                        ref lost_sessions,
+                        ..
+                    } => {
+                        let pinned: Vec<u32> = self
+                            .homes
+                            .iter()
+                            .filter(|&(&(l, _), &home)| {
+                                l == lane && home == SessionHome::Server(server_id)
+                            })
+                            .map(|(&(_, user), _)| user)
+                            .collect();
+                        ensure!(
+                            *lost_sessions == pinned,
+                            "invariant `a crash loses exactly the sessions pinned to the server` broken: {event:?}, model {pinned:?}"
+                        );
+                        if mode_of(lane) == Some(Mode::Shared) {
+                            ensure!(
+                                lost_sessions.is_empty(),
+                                "invariant `a shared-store crash loses no session` broken: {event:?}"
+                            );
+                        }
+                        for user in lost_sessions {
+                            self.homes.remove(&(lane, *user));
+                            self.lost.insert((lane, *user));
+                        }
+                        self.down.insert(server_id);
+                    }
+                    Event::ServerRestarted { server_id, .. } => {
+                        self.down.remove(&server_id);
+                    }
+                    Event::Arrived { .. } | Event::Completed { .. } | Event::Rejected { .. } => {}
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn check_sessions_state(engine: &Sessions, model: &SessionsModel) -> Result<(), String> {
+        let config = engine.config();
+        let lanes = engine.lanes();
+        ensure!(
+            lanes.len() == if config.compare { 2 } else { 1 },
+            "invariant `compare runs two lanes` broken: {} lanes",
+            lanes.len()
+        );
+        for (lane_id, lane) in lanes.iter().enumerate() {
+            let lane_id = lane_id as u32;
+            let accounted = lane.completed() + lane.in_flight() + lane.rejected() + lane.failed();
+            ensure!(
+                engine.arrived() == accounted,
+                "invariant `arrived = completed + in flight + rejected + failed` broken in lane {lane_id}"
+            );
+            for server in lane.servers() {
+                ensure!(
+                    server.queue.len() <= config.queue_limit as usize,
+                    "invariant `a server holds at most queue_limit requests` broken: {server:?}"
+                );
+                ensure!(
+                    server.up || (server.queue.is_empty() && server.sessions.is_empty()),
+                    "invariant `a down server holds nothing` broken: {server:?}"
+                );
+                ensure!(
+                    server.up != model.down.contains(&server.id),
+                    "invariant `up matches the crash and restart events` broken: {server:?}"
+                );
+            }
+            for (user_id, user) in lane.users().iter().enumerate() {
+                let key = (lane_id, user_id as u32);
+                ensure!(
+                    user.session == model.homes.get(&key).copied(),
+                    "invariant `sessions match the events` broken: lane {lane_id} user {user_id} {user:?}"
+                );
+                ensure!(
+                    user.lost == model.lost.contains(&key),
+                    "invariant `lost users match the events` broken: lane {lane_id} user {user_id} {user:?}"
+                );
+                let holders = lane
+                    .servers()
+                    .iter()
+                    .filter(|s| s.sessions.contains(&(user_id as u32)))
+                    .count();
+                let expected = usize::from(matches!(user.session, Some(SessionHome::Server(_))));
+                ensure!(
+                    holders == expected,
+                    "invariant `a sticky session lives in exactly one server's memory` broken: lane {lane_id} user {user_id} on {holders} servers"
+                );
+            }
+            if lane.mode() == Mode::Shared {
+                ensure!(
+                    lane.sessions_lost() == 0 && lane.logins_again() == 0,
+                    "invariant `a shared store never loses a session` broken in lane {lane_id}"
+                );
+            }
+            if let Some(p) = lane.latency_percentiles() {
+                ensure!(
+                    p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms,
+                    "invariant `percentiles are ordered` broken: {p:?}"
+                );
+            }
+        }
+        let up: Vec<u32> = (0..config.servers)
+            .filter(|id| !model.down.contains(id))
+            .collect();
+        let down: Vec<u32> = model.down.iter().copied().collect();
+        check_node_statuses(&engine.node_statuses(), &up, &down)
+    }
+
+    /// Counts and server states that an invalid action must leave unchanged.
+    fn sessions_summary(engine: &Sessions) -> String {
+        format!(
+            "{} {} {:?}",
+            engine.arrived(),
+            engine.now_ms(),
+            engine.lanes()
+        )
+    }
+
+    fn run_sessions_op(
+        engine: &mut Sessions,
+        model: &mut SessionsModel,
+        op: &SessionsOp,
+    ) -> Result<(), String> {
+        let (action, valid) = match *op {
+            SessionsOp::Step(count) => {
+                for _ in 0..count {
+                    let from_ms = engine.now_ms();
+                    let events = engine.step();
+                    let to_ms = engine.now_ms();
+                    ensure!(
+                        (to_ms - from_ms - sessions::STEP_MS).abs() <= TOLERANCE,
+                        "invariant `each step advances STEP_MS` broken: from {from_ms} to {to_ms}"
+                    );
+                    model.check_events(engine, &events)?;
+                    check_sessions_state(engine, model)?;
+                }
+                return Ok(());
+            }
+            SessionsOp::Crash(ref target) | SessionsOp::Restart(ref target) => {
+                let servers = engine.config().servers;
+                let down: Vec<u32> = model.down.iter().copied().collect();
+                let up: Vec<u32> = (0..servers).filter(|id| !model.down.contains(id)).collect();
+                let node = target.resolve(&up, &down);
+                let crash = matches!(op, SessionsOp::Crash(_));
+                let fault = if crash {
+                    Fault::Crash { node }
+                } else {
+                    Fault::Restart { node }
+                };
+                let valid = node < servers && model.down.contains(&node) != crash;
+                (Action::Fault(fault), valid)
+            }
+            SessionsOp::Unsupported(ref fault) => (Action::Fault(fault.clone()), false),
+        };
+        if valid {
+            let events = engine.apply(&action).map_err(|err| {
+                format!("invariant `valid action is applied` broken: {action:?} failed: {err}")
+            })?;
+            model.check_events(engine, &events)?;
+        } else {
+            let before = sessions_summary(engine);
+            let result = engine.apply(&action);
+            ensure!(
+                result.as_ref().is_err_and(|err| !err.0.is_empty()),
+                "invariant `invalid action returns ActionError` broken: {action:?} returned {}",
+                describe(&result)
+            );
+            ensure!(
+                sessions_summary(engine) == before,
+                "invariant `invalid action leaves the state unchanged` broken: {action:?}"
+            );
+        }
+        check_sessions_state(engine, model)
+    }
+
+    fn run_sessions_case(case: &SessionsCase) -> Result<(), TestCaseError> {
+        let mut engine = Sessions::new(case.config.clone(), case.seed).map_err(|err| {
+            violation(
+                case,
+                "Engine::new",
+                &format!("invariant `valid config is accepted` broken: {err}"),
+            )
+        })?;
+        let mut model = SessionsModel::default();
+        check_sessions_state(&engine, &model)
+            .map_err(|message| violation(case, "start", &message))?;
+        for (index, op) in case.ops.iter().enumerate() {
+            run_sessions_op(&mut engine, &mut model, op).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn invalid_sessions_config() -> impl Strategy<Value = InvalidConfig<SessionsConfig>> {
+        let names = [
+            "servers",
+            "users",
+            "requests_per_user_per_s",
+            "activity_skew",
+            "service_ms",
+            "store_ms",
+            "queue_limit",
+        ];
+        (
+            sessions_config(),
+            1u8..128,
+            (
+                u32_outside(1, sessions::MAX_SERVERS),
+                u32_outside(1, sessions::MAX_USERS),
+            ),
+            f64_outside(0.01, sessions::MAX_RATE_PER_USER),
+            f64_outside(0.0, sessions::MAX_SKEW),
+            (f64_outside(1.0, 1_000.0), f64_outside(0.0, 1_000.0)),
+            u32_outside(1, 1_000),
+        )
+            .prop_map(
+                move |(
+                    valid,
+                    mask,
+                    (servers, users),
+                    rate,
+                    skew,
+                    (service_ms, store_ms),
+                    queue_limit,
+                )| {
+                    let config = SessionsConfig {
+                        servers: pick(mask, 0, servers, valid.servers),
+                        users: pick(mask, 1, users, valid.users),
+                        requests_per_user_per_s: pick(mask, 2, rate, valid.requests_per_user_per_s),
+                        activity_skew: pick(mask, 3, skew, valid.activity_skew),
+                        service_ms: pick(mask, 4, service_ms, valid.service_ms),
+                        store_ms: pick(mask, 5, store_ms, valid.store_ms),
+                        queue_limit: pick(mask, 6, queue_limit, valid.queue_limit),
+                        ..valid
+                    };
+                    InvalidConfig {
+                        config,
+                        first_invalid: first_set(mask, &names),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // arrived = completed + in flight + rejected + failed in every lane. Sessions and lost
+        // users match a model rebuilt from the events: a user has at most one session, in the
+        // store in shared mode and in exactly one up server's memory in sticky mode; every
+        // sticky request of a user with a session goes to that server; a crash loses exactly
+        // the sessions pinned to the server, and none in shared mode; `again` marks exactly the
+        // users whose session was lost. Crashing a down or unknown server, restarting an up or
+        // unknown one, and unsupported fault kinds return ActionError and change nothing.
+        #[test]
+        fn sessions_keeps_invariants(case in sessions_case()) {
+            run_sessions_case(&case)?;
+        }
+
+        #[test]
+        fn sessions_rejects_invalid_config(invalid in invalid_sessions_config()) {
+            check_invalid::<Sessions>(&invalid)?;
+        }
+    }
+}

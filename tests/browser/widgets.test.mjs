@@ -929,3 +929,39 @@ test('storage table shows an object update moving the whole object', async () =>
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('sessions: a crash loses the sticky sessions and none in the shared store', async () => {
+    const { page, problems, widget } = await openChapter('beginner/13-stateless-stateful.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+    const waitForMetric = (key, atLeast) => page.waitForFunction(
+        ([el, key, atLeast]) => Number.parseFloat(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? '') >= atLeast,
+        [handle, key, atLeast],
+        { timeout: 15_000 },
+    );
+    const time = async () => metricNumber(widget, 'time');
+
+    // Let every user log in, then crash server 1 in both lanes.
+    await play.click();
+    await page.waitForFunction(
+        (el) => Number.parseFloat(el.querySelector('[data-metric="time"] .sdbe-metric-value').textContent) >= 10,
+        handle,
+        { timeout: 20_000 },
+    );
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
+    await widget.locator('button.sdbe-crash').click();
+    const crashedAt = await time();
+    await waitForMetric('sticky-again', 3);
+    await play.click();
+    const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+
+    assert.ok(crashedAt >= 10, `crashed at ${crashedAt} s`);
+    assert.ok(await metricNumber(widget, 'sticky-lost') >= 5, 'sticky lost about a third of 30');
+    assert.equal(await metricNumber(widget, 'shared-lost'), 0);
+    assert.equal(await metricNumber(widget, 'shared-again'), 0);
+    assert.ok(texts.some((text) => text.startsWith('shared store: 30 sessions')), `store: ${texts}`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -97,4 +97,5 @@ widgets! {
     "scaling" => scaling::ScalingWidget, sim::scaling::Scaling;
     "cdn" => cdn::CdnWidget, sim::cdn::Cdn;
     "storage" => storage::StorageWidget, sim::storage::Storage;
+    "sessions" => sessions::SessionsWidget, sim::sessions::Sessions;
 }
