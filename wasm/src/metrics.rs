@@ -77,12 +77,11 @@ pub fn Sparkline(props: &SparklineProps) -> Html {
         .copied()
         .filter(|v| v.is_finite())
         .collect();
-    let top = finite
-        .iter()
-        .copied()
-        .fold(0.0_f64, f64::max)
-        .max(f64::EPSILON);
+    let peak = finite.iter().copied().fold(0.0_f64, f64::max);
+    // The scale's top, kept above zero so an all-zero series draws flat.
+    let top = peak.max(f64::EPSILON);
     let last = finite.last().copied().unwrap_or(0.0);
+    let (last_text, peak_text) = (plain_number(last), plain_number(peak));
     let step = WIDTH / (finite.len().max(2) - 1) as f64;
     let points: Vec<String> = finite
         .iter()
@@ -98,11 +97,21 @@ pub fn Sparkline(props: &SparklineProps) -> Html {
     html! {
         <figure class="sdbe-sparkline">
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} preserveAspectRatio="none"
-                role="img" aria-label={format!("{} over time, now {last:.1}, peak {top:.1}", props.label)}>
+                role="img" aria-label={format!("{} over time, now {last_text}, peak {peak_text}", props.label)}>
                 <polyline class="sdbe-trace" stroke-width="1.5" points={points.join(" ")}
                     vector-effect="non-scaling-stroke" />
             </svg>
-            <figcaption>{ format!("{}: {last:.1} (peak {top:.1})", props.label) }</figcaption>
+            <figcaption>{ format!("{}: {last_text} (peak {peak_text})", props.label) }</figcaption>
         </figure>
+    }
+}
+
+/// Formats a whole number, such as a count, without decimals and any other
+/// value with one.
+fn plain_number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
     }
 }
