@@ -103,6 +103,10 @@ pub const WIDGETS: &[WidgetKind] = &[
         "storage",
         "One workload on block, file and object storage: requests, bytes and cost per operation.",
     ),
+    kind::<crate::health_check::HealthCheck>(
+        "health-check",
+        "A balancer routes only to instances its readiness probes pass; failed liveness probes restart a hung one.",
+    ),
 ];
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {
