@@ -8,6 +8,7 @@ mod client_server;
 mod consistent_hash;
 mod data_model;
 mod dns;
+mod health_check;
 mod http_api;
 mod idempotency;
 mod indexing;
@@ -92,6 +93,9 @@ pub(crate) fn mount(
         "scaling" => crate::render::<scaling::ScalingWidget, _>(root, config, seed, placement),
         "cdn" => crate::render::<cdn::CdnWidget, _>(root, config, seed, placement),
         "storage" => crate::render::<storage::StorageWidget, _>(root, config, seed, placement),
+        "health-check" => {
+            crate::render::<health_check::HealthCheckWidget, _>(root, config, seed, placement)
+        }
         other => Err(format!("no widget is called `{other}`")),
     }
 }
