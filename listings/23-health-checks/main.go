@@ -59,10 +59,10 @@ func startInstance(name string, warmUp time.Duration, addr string) *Instance {
 
 func (in *Instance) warm() bool { return time.Since(in.started) >= in.warmUp }
 
-// serve answers /livez, /readyz and /.
+// serve handles /livez, /readyz and /.
 func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 	if in.hung.Load() {
-		// => a hung process accepts the connection and never answers
+		// => a hung process accepts the connection and never responds
 		<-in.killed
 		return
 	}
@@ -77,14 +77,14 @@ func (in *Instance) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// kill stops the process; its hung handlers return without answering.
+// kill stops the process; its hung handlers return without responding.
 func (in *Instance) kill() {
 	close(in.killed)
 	in.srv.Close()
 }
 
 // newClient returns a client that opens a new connection for every
-// request, so a restarted instance never sees a stale one.
+// request, so no request reuses a connection to a killed process.
 func newClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout:   timeout,
@@ -112,12 +112,12 @@ func get(client *http.Client, url string) string {
 
 // Checker probes /livez and /readyz of every instance each period. An
 // instance joins the rotation when /readyz passes and leaves it after
-// failureThreshold failures in a row; failureThreshold failed /livez
+// failureThreshold failures in a row. failureThreshold failed /livez
 // probes in a row restart it.
 type Checker struct {
 	mu         sync.Mutex
 	pool       map[string]*Instance // a restart replaces an entry
-	rotation   map[string]bool      // => nobody until a probe passes
+	rotation   map[string]bool      // => empty until a probe passes
 	readyFails map[string]int
 	liveFails  map[string]int
 	client     *http.Client

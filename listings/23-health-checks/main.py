@@ -27,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         inst = self.server.instance
         if inst.hung.is_set():
-            # => a hung process accepts the connection and never answers
+            # => a hung process accepts the connection and never responds
             inst.killed.wait()
             return
         if self.path == "/livez":
@@ -48,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class InstanceServer(ThreadingHTTPServer):
-    """An HTTP server that knows which instance it belongs to."""
+    """An HTTP server with a reference to the instance it belongs to."""
 
     daemon_threads = True
     instance: "Instance"
@@ -78,7 +78,7 @@ class Instance:
         return time.monotonic() - self.started >= self.warm_up
 
     def kill(self) -> None:
-        """Stop the process; its hung handlers return without answering."""
+        """Stop the process; its hung handlers return without responding."""
         self.killed.set()
         self.server.shutdown()
         self.server.server_close()
@@ -101,7 +101,7 @@ def get(url: str, timeout: float) -> str:
 class Checker:
     """Probes /livez and /readyz of every instance each PERIOD. An instance
     joins the rotation when /readyz passes and leaves it after
-    FAILURE_THRESHOLD failures in a row; FAILURE_THRESHOLD failed /livez
+    FAILURE_THRESHOLD failures in a row. FAILURE_THRESHOLD failed /livez
     probes in a row restart it."""
 
     def __init__(
@@ -109,7 +109,7 @@ class Checker:
     ) -> None:
         self.pool = pool
         self.log = log
-        self.rotation: set[str] = set()  # => nobody until a probe passes
+        self.rotation: set[str] = set()  # => empty until a probe passes
         self.ready_fails: Counter[str] = Counter()
         self.live_fails: Counter[str] = Counter()
         self.changed = threading.Condition()
