@@ -146,7 +146,7 @@ impl Model {
                 }
                 let model = self.instance(instance)?;
                 let healthy = model.warmed && !model.hung && model.dependency;
-                if live != !model.hung || ready != healthy {
+                if live == model.hung || ready != healthy {
                     return Err(format!("{event:?} but the model has {model:?}"));
                 }
                 if ready {
