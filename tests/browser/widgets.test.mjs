@@ -986,7 +986,7 @@ test('a not-ready instance leaves the rotation without a restart', async () => {
     const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
     const handle = await widget.elementHandle();
 
-    // A loses its dependency at 0 s and leaves after three failed readiness probes; C joins at
+    // A loses its dependency at 0 s and leaves after three failed readiness probes. C joins at
     // 3 s, so the rotation is B and C until B's scheduled hang is caught at 8.67 s.
     await widget.locator('select[aria-label="Instance to break or restart"]').selectOption('0');
     await widget.locator('button.sdbe-lose-dependency').click();
