@@ -16,6 +16,7 @@ pub mod data_model;
 pub mod dns;
 mod error;
 pub mod faults;
+pub mod health_check;
 pub mod http_api;
 pub mod idempotency;
 pub mod indexing;

@@ -4,8 +4,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
-    data_model, dns, http_api, idempotency, indexing, load_balancer, message_queue, pagination,
-    proxy, queue, scaling, sessions, storage, token_bucket,
+    data_model, dns, health_check, http_api, idempotency, indexing, load_balancer, message_queue,
+    pagination, proxy, queue, scaling, sessions, storage, token_bucket,
 };
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
@@ -78,6 +78,8 @@ registry! {
         "One workload on block, file and object storage: requests, bytes and cost per operation.";
     "sessions" => sessions::Sessions,
         "Users' sessions kept in one server's memory (sticky) or in a shared store; a crash loses the sticky ones.";
+    "health-check" => health_check::HealthCheck,
+        "A balancer routes only to instances its readiness probes pass; failed liveness probes restart a hung one.";
 }
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {

@@ -7355,3 +7355,606 @@ mod sessions_properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Health checks: instances behind a balancer that routes only to instances probed ready.
+
+mod health_check_properties {
+    use super::*;
+    use sim::health_check::{
+        self, Action, Event, FailReason, HealthCheck, HealthCheckConfig, MAX_INSTANCES,
+        RestartCause,
+    };
+
+    /// One operation of a health check case. Instance ids run past the last instance, so some
+    /// actions name an unknown one.
+    #[derive(Debug, Clone)]
+    enum HealthOp {
+        /// Runs this many steps.
+        Step(u32),
+        SetChecks(bool),
+        Hang(u32),
+        SetDependency(u32, bool),
+        Restart(u32),
+    }
+
+    type HealthCase = Case<HealthCheckConfig, HealthOp>;
+
+    fn health_config() -> impl Strategy<Value = HealthCheckConfig> {
+        (
+            (
+                u32_in(1, MAX_INSTANCES),
+                any::<Index>(),
+                f64_in(0.1, 500.0),
+                f64_in(1.0, 10_000.0),
+                f64_in(1.0, 60_000.0),
+                f64_in(100.0, 60_000.0),
+            ),
+            (
+                u32_in(1, 100),
+                u32_in(1, 100),
+                f64_in(0.0, 600_000.0),
+                any::<bool>(),
+                prop_oneof![Just(0.0), f64_in(0.0, 20_000.0), f64_in(0.0, 600_000.0)],
+                any::<Index>(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (instances, warm, rate_per_s, service_ms, timeout_ms, period_ms),
+                    (failure_threshold, success_threshold, warmup_ms, checks, hang_at_ms, hang),
+                )| HealthCheckConfig {
+                    instances,
+                    warm: warm.index(instances as usize + 1) as u32,
+                    rate_per_s,
+                    service_ms,
+                    timeout_ms,
+                    period_ms,
+                    failure_threshold,
+                    success_threshold,
+                    warmup_ms,
+                    checks,
+                    hang_at_ms,
+                    hang_instance: hang.index(instances as usize) as u32,
+                },
+            )
+    }
+
+    fn health_op() -> impl Strategy<Value = HealthOp> {
+        let id = 0u32..=MAX_INSTANCES + 1;
+        prop_oneof![
+            8 => (1u32..=40).prop_map(HealthOp::Step),
+            1 => any::<bool>().prop_map(HealthOp::SetChecks),
+            2 => id.clone().prop_map(HealthOp::Hang),
+            2 => (id.clone(), any::<bool>()).prop_map(|(i, a)| HealthOp::SetDependency(i, a)),
+            1 => id.prop_map(HealthOp::Restart),
+        ]
+    }
+
+    fn health_case() -> impl Strategy<Value = HealthCase> {
+        (
+            health_config(),
+            engine_seed(),
+            prop::collection::vec(health_op(), 1..=MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// What the events say about one instance.
+    #[derive(Debug, Clone, Default)]
+    struct InstanceModel {
+        in_rotation: bool,
+        warmed: bool,
+        hung: bool,
+        lost_dependency: bool,
+        /// Whether a readiness probe passed since the latest start, or the checks were off.
+        passed: bool,
+        live_failures: u32,
+        ready_failures: u32,
+        ready_passes: u32,
+        /// Since when the instance has been hung with the checks on.
+        hung_checked_since: Option<f64>,
+    }
+
+    /// The checker and balancer rebuilt from the events alone.
+    struct HealthModel {
+        checks: bool,
+        failure_threshold: u32,
+        success_threshold: u32,
+        period_ms: f64,
+        instances: Vec<InstanceModel>,
+        next_id: u64,
+        restarts: u64,
+    }
+
+    impl HealthModel {
+        fn new(config: &HealthCheckConfig) -> Self {
+            let instances = (0..config.instances)
+                .map(|id| {
+                    let warm = id < config.warm;
+                    InstanceModel {
+                        in_rotation: warm || !config.checks,
+                        warmed: warm,
+                        passed: warm || !config.checks,
+                        ..InstanceModel::default()
+                    }
+                })
+                .collect();
+            Self {
+                checks: config.checks,
+                failure_threshold: config.failure_threshold,
+                success_threshold: config.success_threshold,
+                period_ms: config.period_ms,
+                instances,
+                next_id: 0,
+                restarts: 0,
+            }
+        }
+
+        fn get(&mut self, id: u32) -> Result<&mut InstanceModel, String> {
+            self.instances.get_mut(id as usize).ok_or_else(|| {
+                format!("invariant `events name known instances` broken: instance {id}")
+            })
+        }
+
+        fn check_events(&mut self, events: &[Event]) -> Result<(), String> {
+            for event in events {
+                self.check_event(event)?;
+            }
+            Ok(())
+        }
+
+        fn check_event(&mut self, event: &Event) -> Result<(), String> {
+            let checks = self.checks;
+            let failure_threshold = self.failure_threshold;
+            let success_threshold = self.success_threshold;
+            let bound_ms = f64::from(failure_threshold) * self.period_ms;
+            match *event {
+                Event::WarmedUp { instance, .. } => self.get(instance)?.warmed = true,
+                Event::Hung { at_ms, instance } => {
+                    let model = self.get(instance)?;
+                    model.hung = true;
+                    model.hung_checked_since = checks.then_some(at_ms);
+                }
+                Event::DependencyChanged {
+                    instance,
+                    available,
+                    ..
+                } => self.get(instance)?.lost_dependency = !available,
+                Event::Probed {
+                    instance,
+                    live,
+                    ready,
+                    ..
+                } => {
+                    ensure!(
+                        checks,
+                        "invariant `no probes while the checks are off` broken: {event:?}"
+                    );
+                    let model = self.get(instance)?;
+                    let healthy = model.warmed && !model.hung && !model.lost_dependency;
+                    ensure!(
+                        live != model.hung && ready == healthy,
+                        "invariant `probes report the instance's condition` broken: {event:?}, model {model:?}"
+                    );
+                    if ready {
+                        model.passed = true;
+                        model.ready_passes += 1;
+                        model.ready_failures = 0;
+                    } else {
+                        model.ready_passes = 0;
+                        model.ready_failures += 1;
+                    }
+                    model.live_failures = if live { 0 } else { model.live_failures + 1 };
+                }
+                Event::Added { instance, .. } => {
+                    let model = self.get(instance)?;
+                    ensure!(
+                        !checks || model.ready_passes >= success_threshold,
+                        "invariant `an instance joins after success_threshold passes` broken: {event:?} after {} passes",
+                        model.ready_passes
+                    );
+                    model.in_rotation = true;
+                }
+                Event::Removed {
+                    instance, failures, ..
+                } => {
+                    let model = self.get(instance)?;
+                    ensure!(
+                        checks && (failures == 0 || model.ready_failures >= failure_threshold),
+                        "invariant `an instance leaves after failure_threshold failures` broken: {event:?} after {} failures",
+                        model.ready_failures
+                    );
+                    model.in_rotation = false;
+                }
+                Event::Restarted {
+                    instance, cause, ..
+                } => {
+                    self.restarts += 1;
+                    let model = self.get(instance)?;
+                    ensure!(
+                        cause == RestartCause::Operator || model.live_failures >= failure_threshold,
+                        "invariant `only failure_threshold failed liveness probes restart` broken: {event:?} after {} failures",
+                        model.live_failures
+                    );
+                    ensure!(
+                        !(checks && model.in_rotation),
+                        "invariant `a restarted instance leaves the rotation` broken: {event:?}"
+                    );
+                    *model = InstanceModel {
+                        in_rotation: model.in_rotation,
+                        lost_dependency: model.lost_dependency,
+                        passed: !checks,
+                        ..InstanceModel::default()
+                    };
+                }
+                Event::ChecksSwitched { at_ms, enabled } => {
+                    self.checks = enabled;
+                    for model in &mut self.instances {
+                        model.live_failures = 0;
+                        model.ready_failures = 0;
+                        model.ready_passes = 0;
+                        model.hung_checked_since = (enabled && model.hung).then_some(at_ms);
+                        // With the checks off every instance is in the rotation, so the
+                        // first-probe rule no longer covers the processes running now.
+                        model.passed |= !enabled;
+                    }
+                }
+                Event::Rejected { request_id, .. } => {
+                    self.arrive(request_id)?;
+                    ensure!(
+                        self.instances.iter().all(|m| !m.in_rotation),
+                        "invariant `only an empty rotation rejects` broken: {event:?}"
+                    );
+                }
+                Event::Served {
+                    at_ms,
+                    request_id,
+                    instance,
+                    latency_ms,
+                } => {
+                    ensure!(
+                        latency_ms.is_finite() && latency_ms >= 0.0,
+                        "invariant `latencies are finite` broken: {event:?}"
+                    );
+                    self.routed(at_ms, request_id, instance, None, bound_ms)?;
+                }
+                Event::Failed {
+                    at_ms,
+                    request_id,
+                    instance,
+                    reason,
+                    ..
+                } => self.routed(at_ms, request_id, instance, Some(reason), bound_ms)?,
+            }
+            Ok(())
+        }
+
+        fn arrive(&mut self, request_id: u64) -> Result<(), String> {
+            ensure!(
+                request_id == self.next_id,
+                "invariant `every request settles once, in arrival order` broken: got {request_id}, expected {}",
+                self.next_id
+            );
+            self.next_id += 1;
+            Ok(())
+        }
+
+        fn routed(
+            &mut self,
+            at_ms: f64,
+            request_id: u64,
+            instance: u32,
+            failed: Option<FailReason>,
+            bound_ms: f64,
+        ) -> Result<(), String> {
+            self.arrive(request_id)?;
+            let model = self.get(instance)?;
+            ensure!(
+                model.in_rotation,
+                "invariant `requests go only to the rotation` broken: request {request_id} to {instance}"
+            );
+            ensure!(
+                model.passed,
+                "invariant `never in rotation before the first passed readiness probe` broken: request {request_id} to {instance}"
+            );
+            if let Some(since) = model.hung_checked_since {
+                ensure!(
+                    at_ms <= since + bound_ms + 1e-6,
+                    "invariant `a hung instance gets traffic for at most failure_threshold x period` broken: request {request_id} at {at_ms} ms, hung since {since} ms"
+                );
+            }
+            let expected = if model.hung {
+                Some(FailReason::Hung)
+            } else if !model.warmed {
+                Some(FailReason::Cold)
+            } else if model.lost_dependency {
+                Some(FailReason::NotReady)
+            } else {
+                None
+            };
+            ensure!(
+                failed == expected,
+                "invariant `outcome follows the instance's condition` broken: request {request_id} to {instance}: {failed:?}, expected {expected:?}"
+            );
+            Ok(())
+        }
+    }
+
+    /// Checks the engine's accessors against the model after a step or an action.
+    fn check_health_state(
+        engine: &HealthCheck,
+        model: &HealthModel,
+        steps: u64,
+    ) -> Result<(), String> {
+        let now_ms = engine.now_ms();
+        ensure!(
+            now_ms == steps as f64 * health_check::STEP_MS,
+            "invariant `each step advances STEP_MS` broken: now_ms {now_ms} after {steps} steps"
+        );
+        ensure!(
+            engine.arrived() == engine.served() + engine.failed() + engine.rejected()
+                && engine.arrived() == model.next_id,
+            "invariant `arrived = served + failed + rejected` broken: {} arrived, {} served, {} failed, {} rejected, {} settled",
+            engine.arrived(),
+            engine.served(),
+            engine.failed(),
+            engine.rejected(),
+            model.next_id
+        );
+        let served: u64 = engine.instances().iter().map(|i| i.served).sum();
+        let failed: u64 = engine.instances().iter().map(|i| i.failed).sum();
+        let restarts: u64 = engine
+            .instances()
+            .iter()
+            .map(|i| u64::from(i.restarts))
+            .sum();
+        ensure!(
+            served == engine.served() && failed == engine.failed(),
+            "invariant `per-instance counts add up` broken: {served} and {failed}"
+        );
+        ensure!(
+            restarts == engine.restarts() && restarts == model.restarts,
+            "invariant `restarts are counted once` broken: {restarts}, {}, {}",
+            engine.restarts(),
+            model.restarts
+        );
+        ensure!(
+            engine.config().checks || engine.in_rotation() == engine.instances().len(),
+            "invariant `without checks every instance is in the rotation` broken: {} of {}",
+            engine.in_rotation(),
+            engine.instances().len()
+        );
+        for (instance, expected) in engine.instances().iter().zip(&model.instances) {
+            ensure!(
+                instance.in_rotation == expected.in_rotation
+                    && instance.hung == expected.hung
+                    && instance.warmed == expected.warmed,
+                "invariant `state follows the events` broken: engine {instance:?}, model {expected:?}"
+            );
+            let unhealthy = instance.unhealthy_in_rotation_ms;
+            ensure!(
+                unhealthy.is_finite() && unhealthy >= 0.0 && unhealthy <= now_ms + 1e-6,
+                "invariant `unhealthy time lies within the run` broken: {unhealthy} ms at {now_ms} ms"
+            );
+            // History keeps the marks of the last RECENT_MS and, of the segments, only the one
+            // in force at its start and those that began later.
+            let cutoff_ms = now_ms - health_check::RECENT_MS;
+            ensure!(
+                instance.marks.iter().all(|m| m.at_ms() >= cutoff_ms)
+                    && instance
+                        .segments
+                        .iter()
+                        .skip(1)
+                        .all(|s| s.start_ms > cutoff_ms),
+                "invariant `history is bounded` broken: {} marks, {} segments",
+                instance.marks.len(),
+                instance.segments.len()
+            );
+        }
+        let snapshot = engine.snapshot();
+        ensure!(
+            snapshot.metrics.iter().all(|m| m.value.is_finite()),
+            "invariant `metrics are finite` broken: {:?}",
+            snapshot.metrics
+        );
+        Ok(())
+    }
+
+    /// Returns whether the engine must reject `op`: an unknown instance, hanging a hung one, or
+    /// setting a dependency to the state it is in.
+    fn health_op_is_invalid(engine: &HealthCheck, op: &HealthOp) -> bool {
+        let instance = |id: u32| engine.instances().get(id as usize);
+        match *op {
+            HealthOp::Step(_) | HealthOp::SetChecks(_) => false,
+            HealthOp::Hang(id) => instance(id).is_none_or(|i| i.hung),
+            HealthOp::SetDependency(id, available) => {
+                instance(id).is_none_or(|i| i.dependency == available)
+            }
+            HealthOp::Restart(id) => instance(id).is_none(),
+        }
+    }
+
+    fn run_health_op(
+        engine: &mut HealthCheck,
+        model: &mut HealthModel,
+        steps: &mut u64,
+        op: &HealthOp,
+    ) -> Result<(), String> {
+        let action = match *op {
+            HealthOp::Step(count) => {
+                for _ in 0..count {
+                    let events = engine.step();
+                    *steps += 1;
+                    model.check_events(&events)?;
+                    check_health_state(engine, model, *steps)?;
+                }
+                return Ok(());
+            }
+            HealthOp::SetChecks(enabled) => Action::SetChecks { enabled },
+            HealthOp::Hang(instance) => Action::Hang { instance },
+            HealthOp::SetDependency(instance, available) => Action::SetDependency {
+                instance,
+                available,
+            },
+            HealthOp::Restart(instance) => Action::Restart { instance },
+        };
+        let invalid = health_op_is_invalid(engine, op);
+        let before = engine.instances().to_vec();
+        let counters = (engine.arrived(), engine.restarts(), engine.config().clone());
+        let result = engine.apply(&action);
+        if invalid {
+            ensure!(
+                result.as_ref().is_err_and(|err| !err.0.is_empty()),
+                "invariant `invalid action returns ActionError` broken: {op:?} returned {}",
+                describe(&result)
+            );
+            ensure!(
+                engine.instances() == before.as_slice()
+                    && (engine.arrived(), engine.restarts(), engine.config().clone()) == counters,
+                "invariant `invalid action leaves the state unchanged` broken: {op:?}"
+            );
+        } else {
+            let events = result.map_err(|err| {
+                format!("invariant `valid action is applied` broken: {op:?} failed: {err}")
+            })?;
+            model.check_events(&events)?;
+        }
+        check_health_state(engine, model, *steps)
+    }
+
+    fn run_health_case(case: &HealthCase) -> Result<(), TestCaseError> {
+        let mut engine = HealthCheck::new(case.config.clone(), case.seed).map_err(|err| {
+            violation(
+                case,
+                "Engine::new",
+                &format!("invariant `valid config is accepted` broken: {err}"),
+            )
+        })?;
+        let mut model = HealthModel::new(&case.config);
+        let mut steps = 0;
+        check_health_state(&engine, &model, steps)
+            .map_err(|message| violation(case, "start", &message))?;
+        for (index, op) in case.ops.iter().enumerate() {
+            run_health_op(&mut engine, &mut model, &mut steps, op).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Field names in the order `validate` checks them.
+    const HEALTH_FIELDS: [&str; 11] = [
+        "instances",
+        "warm",
+        "rate_per_s",
+        "service_ms",
+        "timeout_ms",
+        "period_ms",
+        "failure_threshold",
+        "success_threshold",
+        "warmup_ms",
+        "hang_at_ms",
+        "hang_instance",
+    ];
+
+    /// Draws configurations with one or more fields invalid, chosen by the bits of a mask, and
+    /// names the first one `validate` must report. `warm` and `hang_instance` are invalid past
+    /// the number of instances, which stays valid whenever they are drawn invalid.
+    fn invalid_health_config() -> impl Strategy<Value = InvalidConfig<HealthCheckConfig>> {
+        (
+            health_config(),
+            1u16..(1 << 11),
+            (
+                u32_outside(1, MAX_INSTANCES),
+                1u32..=u32::MAX - MAX_INSTANCES,
+                f64_outside(0.1, 500.0),
+                f64_outside(1.0, 10_000.0),
+                f64_outside(1.0, 60_000.0),
+                f64_outside(100.0, 60_000.0),
+            ),
+            (
+                u32_outside(1, 100),
+                u32_outside(1, 100),
+                f64_outside(0.0, 600_000.0),
+                f64_outside(0.0, 600_000.0),
+                0u32..=u32::MAX - MAX_INSTANCES,
+            ),
+        )
+            .prop_map(
+                |(
+                    valid,
+                    mask,
+                    (instances, warm_excess, rate, service, timeout, period),
+                    (failure, success, warmup, hang_at, hang_excess),
+                )| {
+                    let set = |bit: u16| mask & (1 << bit) != 0;
+                    let instances = if set(0) { instances } else { valid.instances };
+                    let config = HealthCheckConfig {
+                        instances,
+                        warm: if set(1) {
+                            valid.instances + warm_excess
+                        } else {
+                            valid.warm
+                        },
+                        rate_per_s: if set(2) { rate } else { valid.rate_per_s },
+                        service_ms: if set(3) { service } else { valid.service_ms },
+                        timeout_ms: if set(4) { timeout } else { valid.timeout_ms },
+                        period_ms: if set(5) { period } else { valid.period_ms },
+                        failure_threshold: if set(6) {
+                            failure
+                        } else {
+                            valid.failure_threshold
+                        },
+                        success_threshold: if set(7) {
+                            success
+                        } else {
+                            valid.success_threshold
+                        },
+                        warmup_ms: if set(8) { warmup } else { valid.warmup_ms },
+                        checks: valid.checks,
+                        hang_at_ms: if set(9) { hang_at } else { valid.hang_at_ms },
+                        hang_instance: if set(10) {
+                            valid.instances + hang_excess
+                        } else {
+                            valid.hang_instance
+                        },
+                    };
+                    let first_invalid = (0..11u16)
+                        .find(|&bit| set(bit))
+                        .and_then(|bit| HEALTH_FIELDS.get(bit as usize))
+                        .copied()
+                        .unwrap_or("");
+                    InvalidConfig {
+                        config,
+                        first_invalid,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // arrived = served + failed + rejected, and each request settles once in arrival order.
+        // Requests go only to instances in the rotation, and only an empty rotation rejects.
+        // With the checks on, an instance joins after success_threshold passed readiness probes
+        // in a row and leaves after failure_threshold failures; only failure_threshold failed
+        // liveness probes in a row restart it, cold and out of the rotation; it gets no request
+        // before a readiness probe has passed since its start; and a hung instance gets requests
+        // for at most failure_threshold x period_ms. Each routed request fails exactly when its
+        // instance is hung, cold or without its dependency. Without checks every instance is in
+        // the rotation and nothing is probed. Hanging a hung instance, setting a dependency to
+        // its current state, and naming an unknown instance return ActionError and change
+        // nothing.
+        #[test]
+        fn health_check_keeps_invariants(case in health_case()) {
+            run_health_case(&case)?;
+        }
+
+        #[test]
+        fn health_check_rejects_invalid_config(invalid in invalid_health_config()) {
+            check_invalid::<HealthCheck>(&invalid)?;
+        }
+    }
+}

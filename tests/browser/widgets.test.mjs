@@ -965,3 +965,83 @@ test('sessions: a crash loses the sticky sessions and none in the shared store',
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+/// Waits until the widget's metric `key` satisfies `pattern`, as the page shows it.
+function waitForMetricText(page, handle, key, pattern) {
+    return page.waitForFunction(
+        ([el, key, source]) => new RegExp(source).test(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? ''),
+        [handle, key, pattern.source],
+        { timeout: 15_000 },
+    );
+}
+
+/// Waits until the widget's metric `key` reaches at least `atLeast`.
+function waitForMetricAtLeast(page, handle, key, atLeast) {
+    return page.waitForFunction(
+        ([el, key, atLeast]) => Number.parseFloat(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? '') >= atLeast,
+        [handle, key, atLeast],
+        { timeout: 15_000 },
+    );
+}
+
+test('health checks keep cold and hung instances out of the rotation', async () => {
+    const { page, problems, widget } = await openChapter('beginner/23-health-checks.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+
+    // With checks, C gets no request while it warms up, and B is restarted after it hangs.
+    await play.click();
+    await waitForMetricAtLeast(page, handle, 'restarts', 1);
+    await play.click();
+    const coldWithChecks = await metricNumber(widget, 'failed-cold');
+    const hungWithChecks = await metricNumber(widget, 'failed-hung');
+
+    // Without checks, C fails requests while cold and B keeps its share after it hangs.
+    await widget.locator('button:has-text("Reset")').click();
+    await widget.locator('input.sdbe-checks-switch').uncheck();
+    await play.click();
+    await waitForMetricAtLeast(page, handle, 'failed-hung', 30);
+    await play.click();
+
+    assert.equal(coldWithChecks, 0, 'no request reached a cold instance with checks');
+    assert.ok(hungWithChecks > 0, `${hungWithChecks} timed out before B was restarted`);
+    assert.ok(await metricNumber(widget, 'failed-cold') >= 5, 'C failed requests while cold');
+    assert.equal(await metricNumber(widget, 'restarts'), 0, 'nothing restarts B without checks');
+    assert.equal(await metricText(widget, 'checks'), 'off');
+    assert.equal(await metricText(widget, 'rotation'), '3 of 3');
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('a not-ready instance leaves the rotation without a restart', async () => {
+    const { page, problems, widget } = await openChapter('beginner/23-health-checks.html');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+
+    // A loses its dependency at 0 s and leaves after three failed readiness probes. C joins at
+    // 3 s, so the rotation is B and C until B's scheduled hang is caught at 8.67 s.
+    await widget.locator('select[aria-label="Instance to break or restart"]').selectOption('0');
+    await widget.locator('button.sdbe-lose-dependency').click();
+    await play.click();
+    await waitForMetricAtLeast(page, handle, 'time', 3.2);
+    await waitForMetricText(page, handle, 'rotation', /^2 of 3$/);
+    await play.click();
+    const notReady = await metricNumber(widget, 'failed-not-ready');
+    const restartsWhileOut = await metricNumber(widget, 'restarts');
+
+    // Restored, A rejoins at its next passing probe.
+    await widget.locator('button.sdbe-restore-dependency').click();
+    await play.click();
+    await waitForMetricText(page, handle, 'rotation', /^3 of 3$/);
+    await play.click();
+
+    assert.ok(notReady > 0, `${notReady} requests reached A before it left`);
+    assert.equal(restartsWhileOut, 0, 'a failed readiness probe restarts nothing');
+    assert.ok(await metricNumber(widget, 'time') < 8.6, 'A rejoined before B was restarted');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

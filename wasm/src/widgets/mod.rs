@@ -98,4 +98,5 @@ widgets! {
     "cdn" => cdn::CdnWidget, sim::cdn::Cdn;
     "storage" => storage::StorageWidget, sim::storage::Storage;
     "sessions" => sessions::SessionsWidget, sim::sessions::Sessions;
+    "health-check" => health_check::HealthCheckWidget, sim::health_check::HealthCheck;
 }
