@@ -296,7 +296,7 @@ fn draw(dns: &Dns) -> Html {
             };
             html! {
                 <text x={ROWS_X.to_string()} y={format!("{label_y:.0}")} font-size="13">
-                    { format!("{}: {} queries", level_name(level), dns.queries_to(level)) }
+                    { queries_label(level, dns.queries_to(level)) }
                 </text>
             }
         });
@@ -329,4 +329,10 @@ fn draw(dns: &Dns) -> Html {
             <text x="8" y="266" font-size="13">{ walk_text }</text>
         </svg>
     }
+}
+
+/// Labels a row of servers with the number of queries it has answered.
+fn queries_label(level: Level, count: u64) -> String {
+    let noun = if count == 1 { "query" } else { "queries" };
+    format!("{}: {count} {noun}", level_name(level))
 }
