@@ -103,6 +103,10 @@ pub const WIDGETS: &[WidgetKind] = &[
         "storage",
         "One workload on block, file and object storage: requests, bytes and cost per operation.",
     ),
+    kind::<crate::discovery::Discovery>(
+        "discovery",
+        "Instances heartbeat to a registry with a TTL; clients send requests from a cached list.",
+    ),
 ];
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {
