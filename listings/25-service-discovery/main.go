@@ -156,7 +156,7 @@ func serve(h http.Handler) (*http.Server, string) {
 	return srv, ln.Addr().String()
 }
 
-// Instance is a real HTTP server that answers with its id, registers
+// Instance is a real HTTP server that returns its id, registers
 // itself and sends a heartbeat every 100 ms until it stops.
 type Instance struct {
 	id, url string
@@ -326,13 +326,13 @@ func main() {
 	}
 	client := NewClient(registryURL)
 	client.Refresh()
-	fmt.Printf("client sees: %s\n", client.IDs())
-	// => prints: client sees: a b c
-	answers := make([]string, 6)
-	for i := range answers {
-		answers[i] = client.Request()
+	fmt.Printf("client cache: %s\n", client.IDs())
+	// => prints: client cache: a b c
+	servedBy := make([]string, 6)
+	for i := range servedBy {
+		servedBy[i] = client.Request()
 	}
-	fmt.Printf("6 requests: %s\n", strings.Join(answers, " "))
+	fmt.Printf("6 requests: %s\n", strings.Join(servedBy, " "))
 	// => prints: 6 requests: a b c a b c
 
 	// Crash b. Its heartbeats stop, so the registry drops it within a TTL,
@@ -349,8 +349,8 @@ func main() {
 	// => prints: the client dropped it after 0.38 s (varies)
 	fmt.Printf("requests to b that failed: %d\n", client.failed["b"])
 	// => prints: requests to b that failed: 6 (varies)
-	fmt.Printf("client sees: %s\n", client.IDs())
-	// => prints: client sees: a c
+	fmt.Printf("client cache: %s\n", client.IDs())
+	// => prints: client cache: a c
 
 	// Stop c gracefully: it deregisters, then keeps serving for the
 	// drain time, longer than the refresh, so the client forgets it
@@ -378,8 +378,8 @@ func main() {
 	first := client.firstOK["d"].Sub(started).Seconds()
 	fmt.Printf("d started: its first request came after %.2f s\n", first)
 	// => prints: d started: its first request came after 0.11 s (varies)
-	fmt.Printf("client sees: %s\n", client.IDs())
-	// => prints: client sees: a d
+	fmt.Printf("client cache: %s\n", client.IDs())
+	// => prints: client cache: a d
 	failed := 0
 	for _, n := range client.failed {
 		failed += n

@@ -124,7 +124,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
 
 
 class Instance:
-    """A real HTTP server that answers with its id, registers itself and
+    """A real HTTP server that returns its id, registers itself and
     sends a heartbeat every HEARTBEAT seconds until it stops."""
 
     def __init__(self, id: str, registry_url: str) -> None:
@@ -242,10 +242,10 @@ def main() -> None:
     instances = {id: Instance(id, registry_url) for id in "abc"}
     client = Client(registry_url)
     client.refresh()
-    print(f"client sees: {client.ids()}")
-    # => prints: client sees: a b c
-    answers = " ".join(client.request() for _ in range(6))
-    print(f"6 requests: {answers}")
+    print(f"client cache: {client.ids()}")
+    # => prints: client cache: a b c
+    served_by = " ".join(client.request() for _ in range(6))
+    print(f"6 requests: {served_by}")
     # => prints: 6 requests: a b c a b c
 
     # Crash b. Its heartbeats stop, so the registry drops it within a TTL,
@@ -262,8 +262,8 @@ def main() -> None:
     # => prints: the client dropped it after 0.38 s (varies)
     print(f"requests to b that failed: {client.failed['b']}")
     # => prints: requests to b that failed: 6 (varies)
-    print(f"client sees: {client.ids()}")
-    # => prints: client sees: a c
+    print(f"client cache: {client.ids()}")
+    # => prints: client cache: a c
 
     # Stop c gracefully: it deregisters, then keeps serving for DRAIN,
     # longer than REFRESH, so the client forgets it before it exits.
@@ -286,8 +286,8 @@ def main() -> None:
     first = client.first_ok["d"] - started
     print(f"d started: its first request came after {first:.2f} s")
     # => prints: d started: its first request came after 0.11 s (varies)
-    print(f"client sees: {client.ids()}")
-    # => prints: client sees: a d
+    print(f"client cache: {client.ids()}")
+    # => prints: client cache: a d
     failed = sum(client.failed.values())
     print(f"{client.sent} requests, {failed} failed")
     # => prints: 95 requests, 6 failed (varies)

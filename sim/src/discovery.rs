@@ -3,8 +3,8 @@
 //!
 //! Each instance registers at start and sends a heartbeat every `heartbeat_ms`, at a random
 //! phase. The registry renews the instance's lease on each heartbeat and drops the instance once
-//! `ttl_ms` pass without one. A heartbeat for an instance the registry no longer lists is
-//! answered "unknown", and the instance registers again at once. Each client fetches the list at
+//! `ttl_ms` pass without one. The registry replies "unknown" to a heartbeat from an instance it no
+//! longer lists, and the instance registers again at once. Each client fetches the list at
 //! the start and then every `refresh_ms` (at a random phase), and sends requests as a Poisson
 //! process at `rate_per_s`, each to the next instance of its cached list in turn (round-robin).
 //! A request to an instance that is down fails at once, as a refused connection does; a client
@@ -101,7 +101,7 @@ impl Config for DiscoveryConfig {
     }
 }
 
-/// What a reader can do.
+/// A reader's action between steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
@@ -135,7 +135,7 @@ pub enum InstanceState {
     Down,
 }
 
-/// Why an instance registered.
+/// The reason an instance registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegisterReason {
@@ -149,7 +149,7 @@ pub enum RegisterReason {
     AfterExpiry,
 }
 
-/// What became of a heartbeat.
+/// The outcome of a heartbeat at the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HeartbeatOutcome {
@@ -161,7 +161,7 @@ pub enum HeartbeatOutcome {
     Unknown,
 }
 
-/// What happened.
+/// An event of a step or an action.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -171,7 +171,7 @@ pub enum Event {
         at_ms: f64,
         /// The instance.
         instance: u32,
-        /// Why it registered.
+        /// The reason it registered.
         reason: RegisterReason,
         /// Whether the registry got it; false while the instance is cut off.
         delivered: bool,
@@ -182,7 +182,7 @@ pub enum Event {
         at_ms: f64,
         /// The instance.
         instance: u32,
-        /// What the registry did with it.
+        /// Its outcome at the registry.
         outcome: HeartbeatOutcome,
     },
     /// A gracefully stopping instance sent a deregistration.
@@ -616,7 +616,7 @@ impl Discovery {
         self.recent_failures.len()
     }
 
-    /// The staleness window of the last down instance that every client has forgotten.
+    /// Returns the staleness window of the last down instance that every client has forgotten.
     pub fn last_stale(&self) -> Option<StaleWindow> {
         self.last_stale
     }

@@ -336,7 +336,7 @@ fn registry_drops_crashed_instance_within_ttl() {
 // crash: the registry drops it within `ttl_ms`, and every client fetches the list within
 // `refresh_ms` after that.
 #[test]
-fn failures_to_crashed_instance_stop_within_ttl_plus_refresh() {
+fn crash_failures_stop_within_ttl_plus_refresh() {
     let mut runs_with_failures = 0;
     for seed in 0..SEEDS {
         let mut rng = SimRng::new(seed ^ 0x5a1e);

@@ -7,6 +7,7 @@ mod circuit_breaker;
 mod client_server;
 mod consistent_hash;
 mod data_model;
+mod discovery;
 mod dns;
 mod http_api;
 mod idempotency;
@@ -92,6 +93,9 @@ pub(crate) fn mount(
         "scaling" => crate::render::<scaling::ScalingWidget, _>(root, config, seed, placement),
         "cdn" => crate::render::<cdn::CdnWidget, _>(root, config, seed, placement),
         "storage" => crate::render::<storage::StorageWidget, _>(root, config, seed, placement),
+        "discovery" => {
+            crate::render::<discovery::DiscoveryWidget, _>(root, config, seed, placement)
+        }
         other => Err(format!("no widget is called `{other}`")),
     }
 }
