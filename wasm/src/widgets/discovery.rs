@@ -262,8 +262,8 @@ fn draw(engine: &Discovery) -> Html {
         // A heartbeat line joins each instance to its lease; a cut-off instance's line is broken.
         let link = if instance.cut_off {
             html! {
-                <text class="sdbe-rejected" x={f(x + chip_w / 2.0)} y={f(REGISTRY_Y - 6.0)}
-                    font-size="14" text-anchor="middle">{ "✕" }</text>
+                <text class="sdbe-rejected" x={f(x + chip_w / 2.0)} y={f(REGISTRY_Y - 1.0)}
+                    font-size="13" text-anchor="middle">{ "✕" }</text>
             }
         } else if instance.state == InstanceState::Up {
             html! {
