@@ -7,7 +7,7 @@
 //! longer lists, and the instance registers again at once. Each client fetches the list at
 //! the start and then every `refresh_ms` (at a random phase), and sends requests as a Poisson
 //! process at `rate_per_s`, each to the next instance of its cached list in turn (round-robin).
-//! A request to an instance that is down fails at once, as a refused connection does; a client
+//! A request to an instance that is down fails at once, as a refused connection does. A client
 //! with an empty list fails its requests too. Clients do not retry.
 //!
 //! Instances crash and restart through [`Fault::Crash`] and [`Fault::Restart`]; instance 1 also
@@ -35,13 +35,13 @@ use crate::{ActionError, Config, ConfigError, Engine};
 /// Simulated time that one [`Engine::step`] advances, in milliseconds.
 pub const STEP_MS: f64 = 50.0;
 
-/// Most instances a run may have, counting those added by [`Action::AddInstance`].
+/// Maximum number of instances in a run, counting those added by [`Action::AddInstance`].
 pub const MAX_INSTANCES: u32 = 8;
 
-/// Most clients a run may have.
+/// Maximum number of clients in a run.
 pub const MAX_CLIENTS: u32 = 4;
 
-/// Highest request rate per client, per second.
+/// Maximum request rate of one client, per second.
 pub const MAX_RATE_PER_S: f64 = 100.0;
 
 /// Window over which [`Discovery::recent_failures`] counts failed requests, in milliseconds.

@@ -625,7 +625,7 @@ fn cut_off_instance_expires_while_serving() {
 // list at a uniform time within `refresh_ms`, and the window closes at the last of them, whose
 // mean is `refresh_ms * C / (C + 1)`. With the default timings that is 3500 ms for one client
 // and 4000 ms for three. The standard deviation of one window is under 650 ms, so the mean of
-// 1000 seeds has a standard deviation under 21 ms; the tolerance of 100 ms is about five.
+// 1000 seeds has a standard deviation under 21 ms, and the tolerance of 100 ms is about five.
 #[test]
 fn mean_stale_window_follows_uniform_phases() {
     for clients in [1, 3] {

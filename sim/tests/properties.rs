@@ -7219,6 +7219,7 @@ mod discovery_properties {
             listed == expected,
             "invariant `the registry matches its events` broken: lists {listed:?}, model {expected:?}"
         );
+
         ensure!(
             engine.sent() == engine.succeeded() + engine.failed(),
             "invariant `sent = succeeded + failed` broken: {} != {} + {}",
@@ -7226,6 +7227,7 @@ mod discovery_properties {
             engine.succeeded(),
             engine.failed()
         );
+
         let client_sent: u64 = engine.clients().iter().map(|c| c.sent).sum();
         let client_failed: u64 = engine.clients().iter().map(|c| c.failed).sum();
         let served: u64 = engine.instances().iter().map(|i| i.served).sum();
@@ -7243,6 +7245,7 @@ mod discovery_properties {
             "invariant `at most MAX_INSTANCES instances` broken: {}",
             engine.instances().len()
         );
+
         let (up, down) = ids(engine);
         check_node_statuses(&engine.node_statuses(), &up, &down)
     }
@@ -7435,14 +7438,15 @@ mod discovery_properties {
         #![proptest_config(proptest_config())]
 
         // Every event matches a model of the registry, the caches and the instances rebuilt
-        // from the events: a fetch returns exactly the live leases, and the registry never
-        // lists an instance that never registered; a lease expires exactly ttl_ms after its
-        // last renewal; heartbeats, registrations and deregistrations of a cut-off instance are
-        // lost; clients send only to cached instances; a request succeeds exactly at a serving
-        // instance; failures to an instance stop within ttl_ms + refresh_ms of it going down.
-        // sent = succeeded + failed, per client and in total, and instances served every
-        // success. Crash, restart, graceful stop, scale-up and cut-off apply exactly when
-        // valid; rejected actions and unsupported faults change nothing. Metrics stay finite.
+        // from the events. A fetch returns exactly the live leases, so the registry never
+        // lists an instance that never registered. A lease expires exactly ttl_ms after its
+        // last renewal. Heartbeats, registrations and deregistrations of a cut-off instance
+        // are lost. Clients send only to cached instances, and a request succeeds exactly at a
+        // serving instance. Failures to an instance stop within ttl_ms + refresh_ms of it
+        // going down. sent = succeeded + failed, per client and in total, and the instances
+        // served every success. Crash, restart, graceful stop, scale-up and cut-off apply
+        // exactly when valid, and rejected actions and unsupported faults change nothing.
+        // Metrics stay finite.
         #[test]
         fn discovery_keeps_invariants(case in discovery_case()) {
             run_discovery_case(&case)?;
