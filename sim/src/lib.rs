@@ -13,6 +13,7 @@ pub mod circuit_breaker;
 pub mod client_server;
 pub mod consistent_hash;
 pub mod data_model;
+pub mod discovery;
 pub mod dns;
 mod error;
 pub mod faults;

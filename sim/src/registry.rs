@@ -4,8 +4,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
-    data_model, dns, health_check, http_api, idempotency, indexing, load_balancer, message_queue,
-    pagination, proxy, queue, scaling, sessions, storage, token_bucket,
+    data_model, discovery, dns, health_check, http_api, idempotency, indexing, load_balancer,
+    message_queue, pagination, proxy, queue, scaling, sessions, storage, token_bucket,
 };
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
@@ -80,6 +80,8 @@ registry! {
         "Users' sessions kept in one server's memory (sticky) or in a shared store; a crash loses the sticky ones.";
     "health-check" => health_check::HealthCheck,
         "A balancer routes only to instances its readiness probes pass; failed liveness probes restart a hung one.";
+    "discovery" => discovery::Discovery,
+        "Instances heartbeat to a registry with a TTL; clients send requests from a cached list.";
 }
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {

@@ -7958,3 +7958,521 @@ mod health_check_properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Service discovery: a registry with TTL leases, heartbeats and clients' cached lists.
+// ---------------------------------------------------------------------------------------------
+
+mod discovery_properties {
+    use super::*;
+    use sim::discovery::{
+        Action, Discovery, DiscoveryConfig, Event, HeartbeatOutcome, InstanceState, MAX_CLIENTS,
+        MAX_INSTANCES, MAX_RATE_PER_S,
+    };
+
+    /// One operation of a discovery case.
+    #[derive(Debug, Clone)]
+    enum DiscoveryOp {
+        /// Runs this many steps.
+        Step(u32),
+        Crash(Target),
+        Restart(Target),
+        /// Applies `Action::Stop`, the graceful stop.
+        Stop(Target),
+        AddInstance,
+        /// Applies `Action::CutOff` with this `cut`.
+        CutOff(Target, bool),
+        /// Applies a fault of a kind the engine does not support.
+        Unsupported(Fault),
+    }
+
+    type DiscoveryCase = Case<DiscoveryConfig, DiscoveryOp>;
+
+    fn discovery_config() -> impl Strategy<Value = DiscoveryConfig> {
+        (
+            (
+                u32_in(1, MAX_INSTANCES),
+                u32_in(1, MAX_CLIENTS),
+                f64_in(0.1, MAX_RATE_PER_S),
+                f64_in(50.0, 60_000.0),
+            ),
+            (
+                f64_in(50.0, 600_000.0),
+                f64_in(50.0, 600_000.0),
+                f64_in(0.0, 600_000.0),
+                f64_in(0.0, 600_000.0),
+            ),
+        )
+            .prop_map(
+                |(
+                    (instances, clients, rate_per_s, heartbeat_ms),
+                    (ttl_ms, refresh_ms, drain_ms, crash_at_ms),
+                )| DiscoveryConfig {
+                    instances,
+                    clients,
+                    rate_per_s,
+                    heartbeat_ms,
+                    ttl_ms,
+                    refresh_ms,
+                    drain_ms,
+                    crash_at_ms,
+                },
+            )
+    }
+
+    /// Draws a fault the engine does not support: anything but crash and restart.
+    fn discovery_unsupported_fault() -> impl Strategy<Value = Fault> {
+        prop_oneof![
+            Just(Fault::Heal),
+            prop::collection::vec(prop::collection::vec(1u32..=8, 1..3), 2..3)
+                .prop_map(|groups| Fault::Partition { groups }),
+            f64_in(0.0, 1.0).prop_map(|probability| Fault::DropMessages { probability }),
+            f64_in(0.0, MAX_DELAY_MS).prop_map(|ms| Fault::DelayMessages { ms }),
+            any::<bool>().prop_map(|failing| Fault::FailDependency { failing }),
+        ]
+    }
+
+    fn discovery_op() -> impl Strategy<Value = DiscoveryOp> {
+        prop_oneof![
+            8 => (1u32..=20).prop_map(DiscoveryOp::Step),
+            2 => crash_target().prop_map(DiscoveryOp::Crash),
+            2 => restart_target().prop_map(DiscoveryOp::Restart),
+            2 => crash_target().prop_map(DiscoveryOp::Stop),
+            1 => Just(DiscoveryOp::AddInstance),
+            2 => (crash_target(), any::<bool>()).prop_map(|(t, cut)| DiscoveryOp::CutOff(t, cut)),
+            1 => discovery_unsupported_fault().prop_map(DiscoveryOp::Unsupported),
+        ]
+    }
+
+    fn discovery_case() -> impl Strategy<Value = DiscoveryCase> {
+        (
+            discovery_config(),
+            engine_seed(),
+            prop::collection::vec(discovery_op(), 1..=MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// The registry, the clients' caches and the instances rebuilt from the events alone.
+    struct DiscoveryModel {
+        ttl_ms: f64,
+        refresh_ms: f64,
+        /// Instance id to the time its lease was last renewed.
+        listed: BTreeMap<u32, f64>,
+        registered: BTreeSet<u32>,
+        caches: BTreeMap<u32, Vec<u32>>,
+        /// Instance id to `None` while serving, or the time it went down.
+        down_since: BTreeMap<u32, Option<f64>>,
+        cut_off: BTreeSet<u32>,
+    }
+
+    impl DiscoveryModel {
+        /// Starts from the engine's state at the start. The start's registrations and fetches
+        /// also arrive as events with the first step or action, and leave this state as it is.
+        fn new(engine: &Discovery) -> Self {
+            Self {
+                ttl_ms: engine.config().ttl_ms,
+                refresh_ms: engine.config().refresh_ms,
+                listed: engine.listed().map(|id| (id, 0.0)).collect(),
+                registered: engine.listed().collect(),
+                caches: engine
+                    .clients()
+                    .iter()
+                    .map(|c| (c.id, c.cache.clone()))
+                    .collect(),
+                down_since: engine.instances().iter().map(|i| (i.id, None)).collect(),
+                cut_off: BTreeSet::new(),
+            }
+        }
+
+        fn cached(&self, client: u32, instance: u32) -> bool {
+            self.caches
+                .get(&client)
+                .is_some_and(|cache| cache.contains(&instance))
+        }
+
+        fn check(&mut self, event: &Event) -> Result<(), String> {
+            match event {
+                Event::Register {
+                    at_ms,
+                    instance,
+                    delivered,
+                    ..
+                } => {
+                    ensure!(
+                        *delivered != self.cut_off.contains(instance),
+                        "invariant `messages of a cut-off instance are lost` broken: {event:?}"
+                    );
+                    if *delivered {
+                        self.listed.insert(*instance, *at_ms);
+                        self.registered.insert(*instance);
+                    }
+                }
+                Event::Heartbeat {
+                    at_ms,
+                    instance,
+                    outcome,
+                } => {
+                    let expected = if self.cut_off.contains(instance) {
+                        HeartbeatOutcome::Lost
+                    } else if self.listed.contains_key(instance) {
+                        HeartbeatOutcome::Renewed
+                    } else {
+                        HeartbeatOutcome::Unknown
+                    };
+                    ensure!(
+                        *outcome == expected,
+                        "invariant `a heartbeat renews a listed lease` broken: {event:?}, expected {expected:?}"
+                    );
+                    ensure!(
+                        self.down_since.get(instance) == Some(&None),
+                        "invariant `only serving instances send heartbeats` broken: {event:?}"
+                    );
+                    if expected == HeartbeatOutcome::Renewed {
+                        self.listed.insert(*instance, *at_ms);
+                    }
+                }
+                Event::Deregister {
+                    instance,
+                    delivered,
+                    ..
+                } => {
+                    if *delivered {
+                        self.listed.remove(instance);
+                    }
+                }
+                Event::Expired {
+                    at_ms, instance, ..
+                } => {
+                    let renewed = self.listed.remove(instance);
+                    ensure!(
+                        renewed.is_some_and(|r| (at_ms - r - self.ttl_ms).abs() <= TOLERANCE),
+                        "invariant `a lease expires ttl_ms after its last renewal` broken: {event:?}, renewed {renewed:?}"
+                    );
+                }
+                Event::Refreshed {
+                    client, instances, ..
+                } => {
+                    let listed: Vec<u32> = self.listed.keys().copied().collect();
+                    ensure!(
+                        *instances == listed,
+                        "invariant `a fetch returns the registry's leases` broken: {event:?}, model {listed:?}"
+                    );
+                    ensure!(
+                        instances.iter().all(|id| self.registered.contains(id)),
+                        "invariant `the registry never lists an instance that never registered` broken: {event:?}"
+                    );
+                    self.caches.insert(*client, instances.clone());
+                }
+                Event::Served {
+                    client, instance, ..
+                } => {
+                    ensure!(
+                        self.cached(*client, *instance),
+                        "invariant `clients send only to cached instances` broken: {event:?}"
+                    );
+                    ensure!(
+                        self.down_since.get(instance) == Some(&None),
+                        "invariant `only serving instances serve` broken: {event:?}"
+                    );
+                }
+                Event::Failed {
+                    at_ms,
+                    client,
+                    instance: Some(instance),
+                    ..
+                } => {
+                    ensure!(
+                        self.cached(*client, *instance),
+                        "invariant `clients send only to cached instances` broken: {event:?}"
+                    );
+                    let Some(Some(down_ms)) = self.down_since.get(instance).copied() else {
+                        return Err(format!(
+                            "invariant `a request fails only at a down instance` broken: {event:?}"
+                        ));
+                    };
+                    let bound = down_ms + self.ttl_ms + self.refresh_ms;
+                    ensure!(
+                        *at_ms <= bound + TOLERANCE,
+                        "invariant `failures stop within ttl + refresh of going down` broken: {event:?}, down at {down_ms}"
+                    );
+                }
+                Event::Failed {
+                    client,
+                    instance: None,
+                    ..
+                } => {
+                    ensure!(
+                        self.caches.get(client).is_some_and(Vec::is_empty),
+                        "invariant `only an empty list fails without an instance` broken: {event:?}"
+                    );
+                }
+                Event::Crashed {
+                    at_ms, instance, ..
+                }
+                | Event::Stopped { at_ms, instance } => {
+                    self.down_since.insert(*instance, Some(*at_ms));
+                }
+                Event::Restarted { instance, .. } | Event::Added { instance, .. } => {
+                    self.down_since.insert(*instance, None);
+                }
+                Event::CutOffChanged { instance, cut, .. } => {
+                    if *cut {
+                        self.cut_off.insert(*instance);
+                    } else {
+                        self.cut_off.remove(instance);
+                    }
+                }
+                Event::Draining { .. } | Event::StaleCleared { .. } => {}
+            }
+            Ok(())
+        }
+    }
+
+    /// Checks the engine's own state against the model and the counters against each other.
+    fn check_state(engine: &Discovery, model: &DiscoveryModel) -> Result<(), String> {
+        let listed: Vec<u32> = engine.listed().collect();
+        let expected: Vec<u32> = model.listed.keys().copied().collect();
+        ensure!(
+            listed == expected,
+            "invariant `the registry matches its events` broken: lists {listed:?}, model {expected:?}"
+        );
+
+        ensure!(
+            engine.sent() == engine.succeeded() + engine.failed(),
+            "invariant `sent = succeeded + failed` broken: {} != {} + {}",
+            engine.sent(),
+            engine.succeeded(),
+            engine.failed()
+        );
+
+        let client_sent: u64 = engine.clients().iter().map(|c| c.sent).sum();
+        let client_failed: u64 = engine.clients().iter().map(|c| c.failed).sum();
+        let served: u64 = engine.instances().iter().map(|i| i.served).sum();
+        ensure!(
+            client_sent == engine.sent() && client_failed == engine.failed(),
+            "invariant `clients' counts add up to the totals` broken: {client_sent}, {client_failed}"
+        );
+        ensure!(
+            served == engine.succeeded(),
+            "invariant `instances served every success` broken: {served} != {}",
+            engine.succeeded()
+        );
+        ensure!(
+            engine.instances().len() <= MAX_INSTANCES as usize,
+            "invariant `at most MAX_INSTANCES instances` broken: {}",
+            engine.instances().len()
+        );
+
+        let (up, down) = ids(engine);
+        check_node_statuses(&engine.node_statuses(), &up, &down)
+    }
+
+    /// Returns the ids of the serving instances and of the down ones.
+    fn ids(engine: &Discovery) -> (Vec<u32>, Vec<u32>) {
+        let up = engine.instances().iter().filter(|i| i.serving());
+        let down = engine.instances().iter().filter(|i| !i.serving());
+        (up.map(|i| i.id).collect(), down.map(|i| i.id).collect())
+    }
+
+    /// Applies an action and checks that it is accepted exactly when `valid`, and that a
+    /// rejected one changes nothing.
+    fn act(
+        engine: &mut Discovery,
+        model: &mut DiscoveryModel,
+        action: &Action,
+        valid: bool,
+    ) -> Result<(), String> {
+        let before = engine.snapshot();
+        let statuses = engine.node_statuses();
+        let result = engine.apply(action);
+        ensure!(
+            result.is_ok() == valid,
+            "invariant `an action applies exactly when it is valid` broken: {action:?}: {}",
+            describe(&result)
+        );
+        match result {
+            Ok(events) => {
+                for event in &events {
+                    model.check(event)?;
+                }
+            }
+            Err(_) => {
+                ensure!(
+                    engine.snapshot() == before && engine.node_statuses() == statuses,
+                    "invariant `a rejected action changes nothing` broken: {action:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn run_op(
+        engine: &mut Discovery,
+        model: &mut DiscoveryModel,
+        op: &DiscoveryOp,
+    ) -> Result<(), String> {
+        let (up, down) = ids(engine);
+        let state_of = |engine: &Discovery, id: u32| {
+            engine
+                .instances()
+                .iter()
+                .find(|i| i.id == id)
+                .map(|i| (i.state, i.cut_off))
+        };
+        match op {
+            DiscoveryOp::Step(count) => {
+                for _ in 0..*count {
+                    for event in engine.step() {
+                        model.check(&event)?;
+                    }
+                    check_state(engine, model)?;
+                }
+            }
+            DiscoveryOp::Crash(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = state_of(engine, node).is_some_and(|(s, _)| s != InstanceState::Down);
+                act(engine, model, &Action::Fault(Fault::Crash { node }), valid)?;
+            }
+            DiscoveryOp::Restart(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = state_of(engine, node).is_some_and(|(s, _)| s == InstanceState::Down);
+                act(
+                    engine,
+                    model,
+                    &Action::Fault(Fault::Restart { node }),
+                    valid,
+                )?;
+            }
+            DiscoveryOp::Stop(target) => {
+                let instance = target.resolve(&up, &down);
+                let valid = state_of(engine, instance).is_some_and(|(s, _)| s == InstanceState::Up);
+                act(engine, model, &Action::Stop { instance }, valid)?;
+            }
+            DiscoveryOp::AddInstance => {
+                let valid = engine.instances().len() < MAX_INSTANCES as usize;
+                act(engine, model, &Action::AddInstance, valid)?;
+            }
+            DiscoveryOp::CutOff(target, cut) => {
+                let instance = target.resolve(&up, &down);
+                let valid = state_of(engine, instance).is_some_and(|(_, c)| c != *cut);
+                act(
+                    engine,
+                    model,
+                    &Action::CutOff {
+                        instance,
+                        cut: *cut,
+                    },
+                    valid,
+                )?;
+            }
+            DiscoveryOp::Unsupported(fault) => {
+                act(engine, model, &Action::Fault(fault.clone()), false)?;
+            }
+        }
+        check_state(engine, model)
+    }
+
+    fn run_discovery_case(case: &DiscoveryCase) -> Result<(), TestCaseError> {
+        let mut engine = Discovery::new(case.config.clone(), case.seed).map_err(|err| {
+            violation(
+                case,
+                "Engine::new",
+                &format!("invariant `valid config is accepted` broken: {err}"),
+            )
+        })?;
+        let mut model = DiscoveryModel::new(&engine);
+        for (index, op) in case.ops.iter().enumerate() {
+            run_op(&mut engine, &mut model, op).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+        let snapshot = engine.snapshot();
+        let finite = snapshot.metrics.iter().all(|m| m.value.is_finite())
+            && snapshot.samples.iter().all(|s| s.value.is_finite());
+        if !finite {
+            return Err(violation(
+                case,
+                "end",
+                &format!("invariant `metrics are finite` broken: {snapshot:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn invalid_discovery_config() -> impl Strategy<Value = InvalidConfig<DiscoveryConfig>> {
+        let names = [
+            "instances",
+            "clients",
+            "rate_per_s",
+            "heartbeat_ms",
+            "ttl_ms",
+            "refresh_ms",
+            "drain_ms",
+            "crash_at_ms",
+        ];
+        (
+            discovery_config(),
+            1u8..=255,
+            (
+                u32_outside(1, MAX_INSTANCES),
+                u32_outside(1, MAX_CLIENTS),
+                f64_outside(0.1, MAX_RATE_PER_S),
+                f64_outside(50.0, 60_000.0),
+            ),
+            (
+                f64_outside(50.0, 600_000.0),
+                f64_outside(50.0, 600_000.0),
+                f64_outside(0.0, 600_000.0),
+                f64_outside(0.0, 600_000.0),
+            ),
+        )
+            .prop_map(
+                move |(
+                    valid,
+                    mask,
+                    (instances, clients, rate_per_s, heartbeat_ms),
+                    (ttl_ms, refresh_ms, drain_ms, crash_at_ms),
+                )| {
+                    let config = DiscoveryConfig {
+                        instances: pick(mask, 0, instances, valid.instances),
+                        clients: pick(mask, 1, clients, valid.clients),
+                        rate_per_s: pick(mask, 2, rate_per_s, valid.rate_per_s),
+                        heartbeat_ms: pick(mask, 3, heartbeat_ms, valid.heartbeat_ms),
+                        ttl_ms: pick(mask, 4, ttl_ms, valid.ttl_ms),
+                        refresh_ms: pick(mask, 5, refresh_ms, valid.refresh_ms),
+                        drain_ms: pick(mask, 6, drain_ms, valid.drain_ms),
+                        crash_at_ms: pick(mask, 7, crash_at_ms, valid.crash_at_ms),
+                    };
+                    InvalidConfig {
+                        config,
+                        first_invalid: first_set(mask, &names),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // Every event matches a model of the registry, the caches and the instances rebuilt
+        // from the events. A fetch returns exactly the live leases, so the registry never
+        // lists an instance that never registered. A lease expires exactly ttl_ms after its
+        // last renewal. Heartbeats, registrations and deregistrations of a cut-off instance
+        // are lost. Clients send only to cached instances, and a request succeeds exactly at a
+        // serving instance. Failures to an instance stop within ttl_ms + refresh_ms of it
+        // going down. sent = succeeded + failed, per client and in total, and the instances
+        // served every success. Crash, restart, graceful stop, scale-up and cut-off apply
+        // exactly when valid, and rejected actions and unsupported faults change nothing.
+        // Metrics stay finite.
+        #[test]
+        fn discovery_keeps_invariants(case in discovery_case()) {
+            run_discovery_case(&case)?;
+        }
+
+        #[test]
+        fn discovery_rejects_invalid_config(invalid in invalid_discovery_config()) {
+            check_invalid::<Discovery>(&invalid)?;
+        }
+    }
+}

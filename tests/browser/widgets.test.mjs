@@ -1045,3 +1045,45 @@ test('a not-ready instance leaves the rotation without a restart', async () => {
     assert.deepEqual(problems, []);
     await page.close();
 });
+
+test('discovery clients fail requests to a crashed instance until they refresh', async () => {
+    const { page, problems, widget } = await openChapter('beginner/25-service-discovery.html');
+    const speed = widget.locator('select[aria-label="Simulation speed"]');
+    await speed.selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    const handle = await widget.elementHandle();
+    const waitForMetric = (key, pattern) => page.waitForFunction(
+        ([el, key, source]) => new RegExp(source).test(
+            el.querySelector(`[data-metric="${key}"] .sdbe-metric-value`)?.textContent ?? ''),
+        [handle, key, pattern.source],
+        { timeout: 15_000 },
+    );
+
+    // Instance 1 crashes at 4 s. The clients keep it cached, drawn red, until the registry
+    // drops it (TTL 3 s) and each client's next refresh (every 2 s) comes.
+    await play.click();
+    await waitForMetric('stale-entries', /^[1-9]/);
+    const staleChips = await widget.locator('svg.sdbe-scene rect.sdbe-rejected').count();
+    await waitForMetric('stale-window', /^\d+\.\d s, [1-9]\d* failed$/);
+    await play.click();
+    const window = Number.parseFloat(await metricText(widget, 'stale-window'));
+    const crashFailures = await metricNumber(widget, 'failed');
+
+    // A graceful stop at the start deregisters instance 2 and drains for 2 s, as long as the
+    // refresh, so the clients forget it before it exits: its stale window is empty.
+    await widget.locator('button:has-text("Reset")').click();
+    await speed.selectOption({ label: '1×' });
+    await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('2');
+    await widget.locator('button.sdbe-stop').click();
+    await play.click();
+    await waitForMetric('stale-window', /^0\.0 s, 0 failed$/);
+    await play.click();
+
+    assert.ok(staleChips >= 1, `${staleChips} stale cache entries drawn`);
+    assert.ok(window > 1 && window <= 5, `stale window ${window} s, at most TTL + refresh`);
+    assert.ok(crashFailures > 0, `${crashFailures} requests failed after the crash`);
+    assert.equal(await metricNumber(widget, 'failed'), 0, 'the graceful stop failed nothing');
+    assert.equal(await metricText(widget, 'listed'), '2');
+    assert.deepEqual(problems, []);
+    await page.close();
+});

@@ -99,4 +99,5 @@ widgets! {
     "storage" => storage::StorageWidget, sim::storage::Storage;
     "sessions" => sessions::SessionsWidget, sim::sessions::Sessions;
     "health-check" => health_check::HealthCheckWidget, sim::health_check::HealthCheck;
+    "discovery" => discovery::DiscoveryWidget, sim::discovery::Discovery;
 }
