@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// via is the proxy's entry in the Via header.
+const via = "1.1 forward-proxy"
+
 // Sockets records the local addresses of the connections a dialer opens,
 // so the program can tell whose socket an origin saw.
 type Sockets struct {
@@ -117,19 +120,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if r.Method == http.MethodGet && ok && time.Now().Before(e.expires) {
 		w.Header().Set("X-Cache", "HIT")
+		w.Header().Set("Via", via)
 		w.Write(e.body)
 		return
 	}
 
 	// A new request, not the client's: it copies no client header, so
 	// it carries no cookie, no X-Forwarded-For and nothing else that
-	// names the client. Via names the proxy, as RFC 9110 requires.
+	// names the client. RFC 9110 requires Via, which names the proxy, on
+	// every message a proxy forwards: this request and the responses it
+	// relays.
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, key, nil)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	out.Header.Set("Via", "1.1 forward-proxy")
+	out.Header.Set("Via", via)
 	resp, err := p.upstream.Do(out)
 	if err != nil {
 		http.Error(w, "origin unreachable", http.StatusBadGateway)
@@ -150,6 +156,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}
 	w.Header().Set("X-Cache", "MISS")
+	w.Header().Set("Via", via)
 	w.WriteHeader(resp.StatusCode)
 	w.Write(body)
 }
@@ -237,7 +244,8 @@ func main() {
 	get("ads", "/banner.js")
 	// => prints: ads/banner.js: 403 Forbidden
 
-	// After max-age the entry is stale, so the proxy fetches it from news again.
+	// After max-age the entry is stale, so the proxy fetches it from news
+	// again.
 	time.Sleep(1100 * time.Millisecond)
 	get("news", "/index.html")
 	// => prints: news/index.html: 200 OK, MISS, news saw the proxy

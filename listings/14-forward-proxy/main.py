@@ -11,6 +11,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+VIA = {"Via": "1.1 forward-proxy"}  # the proxy's entry in the Via header
+
 
 class Quiet(BaseHTTPRequestHandler):
     """A request handler that does not log every request to stderr."""
@@ -108,19 +110,25 @@ class Proxy:
         with self.lock:
             cached = self.cache.get(req.path)
         if cached and time.monotonic() < cached[1]:
-            req.reply(200, cached[0], {"X-Cache": "HIT"})
+            req.reply(200, cached[0], {"X-Cache": "HIT", **VIA})
             return
 
         # A new request, not the client's: it copies no client header,
         # so it carries no cookie, no X-Forwarded-For and nothing else
-        # that names the client. Via names the proxy, as RFC 9110 requires.
+        # that names the client. RFC 9110 requires Via, which names the
+        # proxy, on every message a proxy forwards: this request and the
+        # responses it relays.
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
         try:
             conn.connect()
             with self.lock:
                 self.sockets.add(hostport(conn.sock.getsockname()))
-            via = {"Via": "1.1 forward-proxy"}
-            conn.request("GET", url.path or "/", headers=via)
+            # The path and the query: /a?x=1 and /a?x=2 are different
+            # resources, as the cache key (the whole URL) already says.
+            target = url.path or "/"
+            if url.query:
+                target += "?" + url.query
+            conn.request("GET", target, headers=VIA)
             resp = conn.getresponse()
             body = resp.read()
         except OSError:
@@ -134,7 +142,7 @@ class Proxy:
         if resp.status == 200 and age > 0:
             with self.lock:
                 self.cache[req.path] = (body, time.monotonic() + age)
-        req.reply(resp.status, body, {"X-Cache": "MISS"})
+        req.reply(resp.status, body, {"X-Cache": "MISS", **VIA})
 
 
 def main() -> None:

@@ -67,10 +67,11 @@ type upstream struct {
 // newUpstream builds a ReverseProxy that forwards to b.
 func newUpstream(b *Backend) upstream {
 	rp := &httputil.ReverseProxy{
-		// Before Rewrite runs, ReverseProxy drops any Forwarded and
-		// X-Forwarded-* headers the client sent. SetXForwarded sets
-		// X-Forwarded-For to the client's IP and X-Forwarded-Host and
-		// -Proto to what the client asked for.
+		// Before Rewrite runs, ReverseProxy drops any Forwarded,
+		// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto header
+		// the client sent. SetXForwarded sets X-Forwarded-For to the
+		// client's IP and X-Forwarded-Host and -Proto to what the client
+		// asked for.
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(b.url)
 			r.SetXForwarded()
@@ -93,6 +94,7 @@ type route struct {
 
 // entry is one cached response and the moment it stops being fresh.
 type entry struct {
+	header  http.Header // the backend's response headers
 	body    []byte
 	expires time.Time
 }
@@ -134,6 +136,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	if hit {
 		// => a hit never reaches the static server
+		for name, values := range e.header {
+			w.Header()[name] = values
+		}
 		w.Header().Set("X-Upstream", "cache")
 		w.Write(e.body)
 		return
@@ -150,7 +155,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if age := maxAge(rec.Header().Get("Cache-Control")); age > 0 &&
 		rec.Code == http.StatusOK {
 		p.mu.Lock()
-		p.cache[r.URL.Path] = entry{rec.Body.Bytes(), time.Now().Add(age)}
+		p.cache[r.URL.Path] = entry{
+			rec.Header().Clone(), rec.Body.Bytes(), time.Now().Add(age),
+		}
 		p.mu.Unlock()
 	}
 	for name, values := range rec.Header() {
@@ -192,9 +199,15 @@ func main() {
 	go http.Serve(ln, proxy)
 	base := "http://" + ln.Addr().String()
 
-	// The client knows only the proxy's address.
+	// The client knows only the proxy's address. Every request claims a
+	// client address the proxy must not trust.
 	get := func(path string) {
-		resp, err := http.Get(base + path)
+		req, err := http.NewRequest("GET", base+path, nil)
+		if err != nil {
+			log.Fatalf("building GET %s failed: %v", path, err)
+		}
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			log.Fatalf("GET %s failed: %v", path, err)
 		}
@@ -217,7 +230,7 @@ func main() {
 	// => prints: /about           route /         -> api-1  200 OK
 
 	// The backend sees the proxy's connection; the client's address
-	// arrives only in the header the proxy added.
+	// arrives only in the header the proxy set, and the forged one is gone.
 	_, xff := api2.seen()
 	fmt.Printf("api-2 saw X-Forwarded-For: %s\n", xff)
 	// => prints: api-2 saw X-Forwarded-For: 127.0.0.1

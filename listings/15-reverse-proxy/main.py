@@ -121,18 +121,17 @@ class Proxy:
             return
         mark = {"X-Route": route.prefix, "X-Upstream": backend.name}
 
-        # Forward the end-to-end headers and append the client's address
-        # to X-Forwarded-For, keeping any value an earlier proxy set.
+        # Forward the end-to-end headers. This proxy is the edge, so any
+        # X-Forwarded-For the client sent is forged or meaningless: replace
+        # it with the address of the connection, as Go's SetXForwarded does.
         named = req.headers.get("Connection", "").lower().split(",")
         drop = HOP_BY_HOP | {name.strip() for name in named}
         headers = {
-            k: v for k, v in req.headers.items() if k.lower() not in drop
+            k: v
+            for k, v in req.headers.items()
+            if k.lower() not in drop and k.lower() != "x-forwarded-for"
         }
-        client_ip = req.client_address[0]
-        prior = req.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = (
-            f"{prior}, {client_ip}" if prior else client_ip
-        )
+        headers["X-Forwarded-For"] = req.client_address[0]
         conn = http.client.HTTPConnection(backend.host, backend.port, timeout=5)
         try:
             conn.request("GET", req.path, headers=headers)
@@ -185,9 +184,13 @@ def main() -> None:
     # keeps any http_proxy setting from sending it elsewhere.
     client = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
+    # Every request claims a client address the proxy must not trust.
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+
     def get(path: str) -> None:
+        request = urllib.request.Request(base + path, headers=forged)
         try:
-            resp = client.open(base + path, timeout=5)
+            resp = client.open(request, timeout=5)
         except urllib.error.HTTPError as err:
             resp = err
         resp.read()
@@ -210,7 +213,7 @@ def main() -> None:
     # => prints: /about           route /         -> api-1  200 OK
 
     # The backend sees the proxy's connection; the client's address
-    # arrives only in the header the proxy added.
+    # arrives only in the header the proxy set, and the forged one is gone.
     print(f"api-2 saw X-Forwarded-For: {api2.xff}")
     # => prints: api-2 saw X-Forwarded-For: 127.0.0.1
 

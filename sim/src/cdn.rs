@@ -734,8 +734,8 @@ impl Engine for Cdn {
                     value: self.origin_per_s(),
                 },
                 Sample {
-                    label: "hit ratio",
-                    value: hit_ratio,
+                    label: "hit ratio %",
+                    value: hit_ratio * 100.0,
                 },
             ],
         }

@@ -271,6 +271,8 @@ pub enum Event {
         at_ms: f64,
         /// The node.
         node: u32,
+        /// The node's label, as the fault controls show it.
+        label: String,
         /// Requests it was serving.
         lost_request_ids: Vec<u64>,
     },
@@ -280,6 +282,8 @@ pub enum Event {
         at_ms: f64,
         /// The node.
         node: u32,
+        /// The node's label, as the fault controls show it.
+        label: String,
     },
     /// The reader emptied the cache.
     Purged {
@@ -733,9 +737,10 @@ impl Proxy {
             )));
         }
         entry.up = up;
+        let label = entry.label.clone();
         let at_ms = self.now_ms;
         if up {
-            return Ok(vec![Event::Restarted { at_ms, node }]);
+            return Ok(vec![Event::Restarted { at_ms, node, label }]);
         }
 
         // The requests the node was serving fail now with 502.
@@ -748,6 +753,7 @@ impl Proxy {
         let mut events = vec![Event::Crashed {
             at_ms,
             node,
+            label,
             lost_request_ids,
         }];
         for mut pending in lost {
@@ -886,6 +892,8 @@ impl Engine for Proxy {
         match self.config.mode {
             Mode::Forward => {
                 metrics.push(Metric::count("blocked", "Blocked (403)", counts.blocked));
+                // A forward proxy answers 502 for a miss whose origin is down.
+                metrics.push(Metric::count("errors", "502 Bad Gateway", counts.errors));
                 metrics.push(Metric::new(
                     "uplink",
                     "Uplink used",

@@ -376,3 +376,53 @@ fn determinism() {
 
     assert_eq!(run(), run());
 }
+
+// The sparkline samples the hit ratio in percent, as the metrics panel shows it.
+#[test]
+fn hit_ratio_sample_is_in_percent() {
+    let mut engine = build(CdnConfig::default(), 1);
+    for _ in 0..100 {
+        engine.step();
+    }
+
+    let snapshot = engine.snapshot();
+    let sample = snapshot
+        .samples
+        .iter()
+        .find(|sample| sample.label == "hit ratio %")
+        .map(|sample| sample.value);
+
+    assert_eq!(sample, Some(engine.hit_ratio() * 100.0));
+}
+
+/// Runs chapter 19's widget with seed 1 for 30 s, crashes the origin and returns the requests
+/// that fail in the next 5 s.
+fn failures_after_crash(stale_if_error_s: f64) -> u64 {
+    let mut engine = build(
+        CdnConfig {
+            stale_if_error_s,
+            ..CdnConfig::default()
+        },
+        1,
+    );
+    for _ in 0..300 {
+        engine.step();
+    }
+    let before = engine.totals().failed;
+    act(
+        &mut engine,
+        &Action::Fault(Fault::Crash { node: ORIGIN_NODE }),
+    );
+    for _ in 0..50 {
+        engine.step();
+    }
+    engine.totals().failed - before
+}
+
+// With stale-if-error the edges serve expired copies while the origin is down, so fewer
+// requests fail. Chapter 19 promises these numbers for seed 1.
+#[test]
+fn stale_if_error_cuts_failures_after_crash() {
+    assert_eq!(failures_after_crash(0.0), 293);
+    assert_eq!(failures_after_crash(60.0), 11);
+}

@@ -425,3 +425,74 @@ fn purge_empties_the_cache() {
     assert!(matches!(events.first(), Some(Event::Purged { entries, .. }) if *entries > 0));
     assert_eq!(engine.fresh_entries(), 0);
 }
+
+// Crash and restart events carry the node's label, so the event log can name the node the
+// reader picked in the fault controls.
+#[test]
+fn fault_events_name_the_node_label() {
+    let config = ProxyConfig {
+        mode: Mode::Reverse,
+        app_servers: 3,
+        ..ProxyConfig::default()
+    };
+    let mut engine = build(config, 1);
+
+    let crashed = engine
+        .apply(&Proxy::fault_action(Fault::Crash { node: 1 }))
+        .unwrap_or_default();
+    let restarted = engine
+        .apply(&Proxy::fault_action(Fault::Restart { node: 1 }))
+        .unwrap_or_default();
+
+    assert!(
+        matches!(crashed.first(), Some(Event::Crashed { label, .. }) if label == "app 2"),
+        "crash events: {crashed:?}"
+    );
+    assert!(
+        matches!(restarted.first(), Some(Event::Restarted { label, .. }) if label == "app 2"),
+        "restart events: {restarted:?}"
+    );
+}
+
+/// Runs chapter 14's forward widget with seed 1 to 16 s, crashes `news.example`, purges the
+/// cache if asked, and returns the 502 metric 2 s later.
+fn errors_two_seconds_after_crash(cache_ttl_s: f64, purge: bool) -> Option<f64> {
+    let config = ProxyConfig {
+        mode: Mode::Forward,
+        clients: 4,
+        arrival_per_s: 20.0,
+        cache_ttl_s,
+        upstream_ms: 80.0,
+        objects: 20,
+        blocked_sites: 1,
+        ..ProxyConfig::default()
+    };
+    let mut engine = build(config, 1);
+    for _ in 0..320 {
+        engine.step();
+    }
+    engine
+        .apply(&Proxy::fault_action(Fault::Crash { node: 0 }))
+        .unwrap_or_default();
+    if purge {
+        engine.apply(&Action::Purge).unwrap_or_default();
+    }
+    for _ in 0..40 {
+        engine.step();
+    }
+    engine
+        .snapshot()
+        .metrics
+        .iter()
+        .find(|metric| metric.key == "errors")
+        .map(|metric| metric.value)
+}
+
+// In forward mode a miss for a crashed origin gets 502 and the metrics panel counts it.
+// Chapter 14 promises these numbers for seed 1.
+#[test]
+fn forward_502_count_after_crash() {
+    assert_eq!(errors_two_seconds_after_crash(30.0, false), Some(0.0));
+    assert_eq!(errors_two_seconds_after_crash(30.0, true), Some(10.0));
+    assert_eq!(errors_two_seconds_after_crash(1.0, false), Some(9.0));
+}

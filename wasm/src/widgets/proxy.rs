@@ -11,24 +11,37 @@ use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
 /// Height of one origin or backend row, in scene units.
-const ROW: f64 = 32.0;
-/// Top of the first row.
-const TOP: f64 = 30.0;
+const ROW: f64 = 34.0;
+/// Height of one origin or backend box.
+const NODE_H: f64 = 26.0;
+/// Top of the first row, below the column heading.
+const TOP: f64 = 26.0;
+/// Left edge and width of the column with the clients above the proxy.
+const LEFT_X: f64 = 10.0;
+const LEFT_W: f64 = 140.0;
+/// Left edge and width of the origin or backend boxes.
+const NODE_X: f64 = 180.0;
+const NODE_W: f64 = 230.0;
+/// Distance between lines of text, in scene units.
+/// On narrow screens the theme draws scene text at 17 px while the scene shrinks to about 0.7,
+/// so text is about 24 units tall there. The layout keeps every line short enough for that.
+const LINE: f64 = 20.0;
 
 fn describe(event: &ProxyEvent) -> Option<String> {
     let seconds = |at_ms: f64| at_ms / 1000.0;
     match event {
         ProxyEvent::Crashed {
             at_ms,
-            node,
+            label,
             lost_request_ids,
+            ..
         } => Some(format!(
-            "{:.2} s: node {node} crashed; {} requests in flight get 502",
+            "{:.2} s: {label} crashed; {} requests in flight get 502",
             seconds(*at_ms),
             lost_request_ids.len()
         )),
-        ProxyEvent::Restarted { at_ms, node } => {
-            Some(format!("{:.2} s: node {node} restarted", seconds(*at_ms)))
+        ProxyEvent::Restarted { at_ms, label, .. } => {
+            Some(format!("{:.2} s: {label} restarted", seconds(*at_ms)))
         }
         ProxyEvent::Purged { at_ms, entries } => Some(format!(
             "{:.2} s: cache purged, {entries} entries dropped",
@@ -113,33 +126,44 @@ pub fn ProxyWidget(props: &WidgetProps<ProxyConfig>) -> Html {
     )
 }
 
-/// Draws the clients, the proxy and one row per node, then a caption about what the servers
-/// see or where the routes go.
+/// Draws the clients above the proxy, one row per node beside them, then a caption about what
+/// the servers see or where the routes go.
 fn draw(proxy: &Proxy) -> Html {
     let config = proxy.config();
     let nodes = proxy.nodes();
-    let rows = nodes.len().max(1) as f64;
-    let middle = TOP + rows * ROW / 2.0 - 6.0;
     let forward = config.mode == Mode::Forward;
 
-    let (client_line, proxy_line) = if forward {
-        (
+    let client_lines = if forward {
+        vec![
+            format!("{} clients", config.clients),
             format!("10.0.0.11–{}", 10 + config.clients),
-            "denylist, cache".to_string(),
-        )
+        ]
     } else {
-        ("internet".to_string(), "TLS ends here".to_string())
+        vec![format!("{} clients", config.clients), "internet".to_string()]
     };
+    let proxy_lines = vec![
+        "proxy".to_string(),
+        format!("cache {}", proxy.fresh_entries()),
+        if forward { "denylist" } else { "TLS ends here" }.to_string(),
+    ];
+    let clients_h = LINE * client_lines.len() as f64 + 8.0;
+    let proxy_top = TOP + clients_h + 16.0;
+    let proxy_h = LINE * proxy_lines.len() as f64 + 8.0;
+    let proxy_middle = proxy_top + proxy_h / 2.0;
+    let left_bottom = proxy_top + proxy_h;
+    let nodes_bottom = TOP + ROW * nodes.len() as f64;
+
     let links = (0..nodes.len()).map(|i| {
-        let y = TOP + ROW * i as f64 + 11.0;
+        let y = TOP + ROW * i as f64 + NODE_H / 2.0;
         html! {
-            <line class="sdbe-line" x1="245" y1={format!("{middle:.1}")} x2="290"
+            <line class="sdbe-line" x1={format!("{:.1}", LEFT_X + LEFT_W)}
+                y1={format!("{proxy_middle:.1}")} x2={format!("{NODE_X:.1}")}
                 y2={format!("{y:.1}")} />
         }
     });
     let rows_html = nodes.iter().enumerate().map(|(i, node)| draw_node(node, i));
 
-    let caption_y = TOP + rows * ROW + 20.0;
+    let caption_y = left_bottom.max(nodes_bottom) + 24.0;
     let captions = if forward {
         forward_caption(proxy)
     } else {
@@ -147,12 +171,12 @@ fn draw(proxy: &Proxy) -> Html {
     };
     let caption = captions.iter().enumerate().map(|(i, text)| {
         html! {
-            <text x="10" y={format!("{:.1}", caption_y + 20.0 * i as f64)} font-size="13">
+            <text x="10" y={format!("{:.1}", caption_y + LINE * i as f64)} font-size="13">
                 { text.clone() }
             </text>
         }
     });
-    let height = caption_y + 20.0 * captions.len() as f64;
+    let height = caption_y + LINE * captions.len() as f64;
     let label = format!(
         "{} clients, proxy with {} fresh cache entries, {}",
         config.clients,
@@ -172,23 +196,14 @@ fn draw(proxy: &Proxy) -> Html {
     html! {
         <svg class="sdbe-scene" viewBox={format!("0 0 420 {height:.0}")} role="img"
             aria-label={label}>
-            <text x="10" y="16" font-size="13">{ "clients" }</text>
-            <text x="130" y="16" font-size="13">{ "proxy" }</text>
-            <text x="290" y="16" font-size="13">{ if forward { "origins" } else { "backends" } }</text>
-            <rect class="sdbe-box" x="10" y={format!("{:.1}", middle - 24.0)} width="105"
-                height="48" />
-            <text x="16" y={format!("{:.1}", middle - 4.0)} font-size="13">
-                { format!("{} clients", config.clients) }
+            <text x={format!("{NODE_X:.0}")} y="16" font-size="13">
+                { if forward { "origins" } else { "backends" } }
             </text>
-            <text x="16" y={format!("{:.1}", middle + 14.0)} font-size="13">{ client_line }</text>
-            <line class="sdbe-line" x1="115" y1={format!("{middle:.1}")} x2="130"
-                y2={format!("{middle:.1}")} />
-            <rect class="sdbe-box" x="130" y={format!("{:.1}", middle - 24.0)} width="115"
-                height="48" />
-            <text x="136" y={format!("{:.1}", middle - 4.0)} font-size="13">
-                { format!("cache {}", proxy.fresh_entries()) }
-            </text>
-            <text x="136" y={format!("{:.1}", middle + 14.0)} font-size="13">{ proxy_line }</text>
+            { draw_box(TOP, &client_lines) }
+            <line class="sdbe-line" x1={format!("{:.1}", LEFT_X + LEFT_W / 2.0)}
+                y1={format!("{:.1}", TOP + clients_h)} x2={format!("{:.1}", LEFT_X + LEFT_W / 2.0)}
+                y2={format!("{proxy_top:.1}")} />
+            { draw_box(proxy_top, &proxy_lines) }
             { for links }
             { for rows_html }
             { for caption }
@@ -196,7 +211,26 @@ fn draw(proxy: &Proxy) -> Html {
     }
 }
 
-/// Draws one origin or backend: its box, coloured by state, and the requests it received.
+/// Draws a box in the left column with one line of text per entry.
+fn draw_box(top: f64, lines: &[String]) -> Html {
+    let height = LINE * lines.len() as f64 + 8.0;
+    let texts = lines.iter().enumerate().map(|(i, line)| {
+        html! {
+            <text x={format!("{:.1}", LEFT_X + 6.0)} y={format!("{:.1}", top + LINE * (i as f64 + 1.0))}
+                font-size="13">{ line.clone() }</text>
+        }
+    });
+    html! {
+        <g>
+            <rect class="sdbe-box" x={format!("{LEFT_X:.1}")} y={format!("{top:.1}")}
+                width={format!("{LEFT_W:.1}")} height={format!("{height:.1}")} />
+            { for texts }
+        </g>
+    }
+}
+
+/// Draws one origin or backend: its box, coloured by state, its label and the requests it
+/// received, marked down or blocked.
 fn draw_node(node: &Node, index: usize) -> Html {
     let y = TOP + ROW * index as f64;
     let class = if !node.up {
@@ -206,45 +240,49 @@ fn draw_node(node: &Node, index: usize) -> Html {
     } else {
         "sdbe-box"
     };
-    let note = if !node.up {
-        "down".to_string()
-    } else if node.blocked {
+    let note = if node.blocked {
         "blocked".to_string()
+    } else if !node.up {
+        format!("{} down", node.requests)
     } else {
         node.requests.to_string()
     };
+    let baseline = y + NODE_H - 7.0;
     html! {
         <g>
-            <rect class={class} x="290" y={format!("{y:.1}")} width="120" height="22" />
-            <text x="295" y={format!("{:.1}", y + 16.0)} font-size="13">{ node.label.clone() }</text>
-            <text x="286" y={format!("{:.1}", y - 2.0)} font-size="13" text-anchor="end">
-                { note }
+            <rect class={class} x={format!("{NODE_X:.1}")} y={format!("{y:.1}")}
+                width={format!("{NODE_W:.1}")} height={format!("{NODE_H:.1}")} />
+            <text x={format!("{:.1}", NODE_X + 6.0)} y={format!("{baseline:.1}")} font-size="13">
+                { node.label.clone() }
             </text>
+            <text x={format!("{:.1}", NODE_X + NODE_W - 6.0)} y={format!("{baseline:.1}")}
+                font-size="13" text-anchor="end">{ note }</text>
         </g>
     }
 }
 
 /// Lines under the forward scene: what the last origin saw and the bandwidth the cache saved.
 fn forward_caption(proxy: &Proxy) -> Vec<String> {
-    let seen = match proxy.last_forwarded() {
+    let mut seen = match proxy.last_forwarded() {
         Some((client, node, from)) => {
             let site = proxy
                 .nodes()
                 .get(node as usize)
                 .map_or("", |n| n.label.as_str());
-            format!("{} asked {site}; it saw {from}", proxy.client_addr(client))
+            vec![
+                format!("{} asked {site};", proxy.client_addr(client)),
+                format!("{site} saw {from}"),
+            ]
         }
-        None => "no request has reached an origin yet".to_string(),
+        None => vec!["no request has reached".to_string(), "an origin yet".to_string()],
     };
     let counts = proxy.counts();
-    vec![
-        seen,
-        format!(
-            "uplink {:.1} MB, saved by cache {:.1} MB",
-            counts.uplink_kb as f64 / 1000.0,
-            counts.saved_kb as f64 / 1000.0
-        ),
-    ]
+    seen.push(format!(
+        "uplink {:.1} MB, saved by cache {:.1} MB",
+        counts.uplink_kb as f64 / 1000.0,
+        counts.saved_kb as f64 / 1000.0
+    ));
+    seen
 }
 
 /// Lines under the reverse scene: each route's prefix, pool and request count.
