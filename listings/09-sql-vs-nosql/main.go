@@ -97,7 +97,7 @@ func (t *Tables) FetchOrder(order int) string {
 }
 
 func (t *Tables) UserOrders(user int) string {
-	// Only the order rows: the answer is their ids, which an index on
+	// Only the order rows: the result is their ids, which an index on
 	// user_id finds without reading the user row.
 	t.Reads += len(t.byUser[user])
 	return joinInts(t.byUser[user])

@@ -56,7 +56,7 @@ class Tables:
         return ", ".join(result)
 
     def user_orders(self, user: int) -> str:
-        # Only the order rows: the answer is their ids, which an index on
+        # Only the order rows: the result is their ids, which an index on
         # user_id finds without reading the user row.
         self.reads += len(self.by_user[user])
         return ", ".join(str(o) for o in self.by_user[user])
