@@ -97,7 +97,9 @@ func (t *Tables) FetchOrder(order int) string {
 }
 
 func (t *Tables) UserOrders(user int) string {
-	t.Reads += 1 + len(t.byUser[user]) // user row + order rows
+	// Only the order rows: the result is their ids, which an index on
+	// user_id finds without reading the user row.
+	t.Reads += len(t.byUser[user])
 	return joinInts(t.byUser[user])
 }
 
@@ -271,7 +273,7 @@ func main() {
 	// => prints: fetch order 4, documents: 1 docs read, 0 written
 	run("orders of grace", t, d, func(m Model) string { return m.UserOrders(1) })
 	// => prints: orders of grace: 1, 4
-	// => prints: orders of grace, tables: 3 rows read, 0 written
+	// => prints: orders of grace, tables: 2 rows read, 0 written
 	// => prints: orders of grace, documents: 2 docs read, 0 written
 
 	// A rename touches one row, but every document that copied the name.

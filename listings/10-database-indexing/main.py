@@ -160,7 +160,7 @@ def main() -> None:
     db.execute("CREATE INDEX orders_id ON orders (id)")
     print("sqlite, with index:", explain(db, point))
     # => prints: sqlite, with index: SEARCH orders USING INDEX orders_id (id=?)
-    # NOTE: this is SQLite 3.40's wording; older releases printed
+    # NOTE: this is the wording since SQLite 3.36; older releases printed
     # SCAN TABLE orders and SEARCH TABLE orders.
     (total,) = db.execute(point).fetchone()
     print(f"sqlite, id=77777: total {total}")

@@ -42,8 +42,13 @@ pub const MAX_FANOUT: u32 = 1000;
 /// Samples kept for [`Indexing::trace`]: 20 s at one per step.
 pub const TRACE_LEN: usize = 200;
 
-/// Queries kept for [`Indexing::recent_queries`], newest last.
-pub const RECENT_QUERIES: usize = 100;
+/// Simulated time that [`Indexing::recent_queries`] covers, in milliseconds: the same 20 s
+/// as [`TRACE_LEN`] steps, so the widget can draw a dot for every query on its chart.
+pub const RECENT_SPAN_MS: f64 = TRACE_LEN as f64 * STEP_MS;
+
+/// Most queries kept for [`Indexing::recent_queries`]. At the default 20 queries/s the
+/// 20 s span holds about 400; above 100 queries/s the cap shortens the span it covers.
+pub const RECENT_QUERIES: usize = 2000;
 
 /// Parameters of the indexing widget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,8 +304,8 @@ impl Indexing {
         self.trace.iter()
     }
 
-    /// Returns the last [`RECENT_QUERIES`] queries as `(at_ms, kind, examined, indexed)`,
-    /// oldest first.
+    /// Returns the queries of the last [`RECENT_SPAN_MS`], at most the last
+    /// [`RECENT_QUERIES`] of them, as `(at_ms, kind, examined, indexed)`, oldest first.
     pub fn recent_queries(
         &self,
     ) -> impl ExactSizeIterator<Item = &(f64, QueryKind, u64, bool)> + '_ {
@@ -401,7 +406,7 @@ impl Engine for Indexing {
             index_latency: LatencyHistogram::new(),
             last_examined: None,
             trace: VecDeque::with_capacity(TRACE_LEN),
-            recent: VecDeque::with_capacity(RECENT_QUERIES),
+            recent: VecDeque::new(),
         };
         engine.next_query_ms = engine.next_gap_ms();
         Ok(engine)
@@ -419,6 +424,13 @@ impl Engine for Indexing {
         }
         self.now_ms = end_ms;
         events.extend(self.insert(end_ms));
+        while self
+            .recent
+            .front()
+            .is_some_and(|q| q.0 < end_ms - RECENT_SPAN_MS)
+        {
+            self.recent.pop_front();
+        }
 
         if self.trace.len() == TRACE_LEN {
             self.trace.pop_front();
@@ -460,10 +472,12 @@ impl Engine for Indexing {
         } else {
             &self.scan_latency
         };
-        let p99_text = |p: Option<Percentiles>| match p {
-            Some(p) => format!("{:.3} ms", p.p99_ms),
+        let ms_text = |ms: Option<f64>| match ms {
+            Some(ms) => format!("{ms:.3} ms"),
             None => "–".to_string(),
         };
+        let p99_text = |p: Option<Percentiles>| ms_text(p.map(|p| p.p99_ms));
+        let current = current.percentiles();
         let scan = self.scan_percentiles();
         let index = self.index_percentiles();
         let examined = self.last_examined.unwrap_or(0);
@@ -487,8 +501,29 @@ impl Engine for Indexing {
                 ),
                 Metric::count("write-pages", "Pages per insert", self.pages_per_insert()),
                 Metric::count("queries", "Queries", self.queries),
+                Metric::new(
+                    "p50",
+                    "p50",
+                    current.map_or(f64::NAN, |p| p.p50_ms),
+                    ms_text(current.map(|p| p.p50_ms)),
+                ),
+                Metric::new(
+                    "p95",
+                    "p95",
+                    current.map_or(f64::NAN, |p| p.p95_ms),
+                    ms_text(current.map(|p| p.p95_ms)),
+                ),
+                Metric::new(
+                    "p99",
+                    "p99",
+                    current.map_or(f64::NAN, |p| p.p99_ms),
+                    ms_text(current.map(|p| p.p99_ms)),
+                ),
             ],
-            latency: current.percentiles(),
+            // The percentiles of the current mode go in as metrics with 3 decimals, because the
+            // panel's own latency cards round to whole milliseconds and an index lookup takes
+            // a few microseconds.
+            latency: None,
             samples: vec![Sample {
                 label: "rows examined, last query",
                 value: examined as f64,

@@ -1,12 +1,13 @@
 //! Block, file and object storage running the same workload, with the requests,
-//! bytes and an illustrative monthly cost that each operation costs on each model.
+//! bytes and estimated monthly cost that each operation costs on each model.
 //!
 //! The dataset is `files` files of `file_kb` KiB each. Every operation of the
 //! workload ([`Op`]) runs on all three models at once:
 //!
 //! - **Block**: one volume attached to one machine, read and written in
 //!   `block_kb` blocks addressed by number. Files sit at fixed block ranges, so
-//!   a partial read or update touches only the blocks it covers. There is no
+//!   a partial read or update touches only the blocks it covers. One request
+//!   covers a run of adjacent blocks up to [`BLOCK_MAX_IO_KB`]. There is no
 //!   namespace, so listing and renaming need a filesystem on top.
 //! - **File**: a shared hierarchical namespace reached over a protocol such as
 //!   NFS. Each operation looks its path up (one metadata call), then reads or
@@ -21,8 +22,9 @@
 //! Background operations arrive as a Poisson process at `ops_per_s`, drawn
 //! from a read-heavy mix; the reader runs any single operation with
 //! [`Action::Run`]. The monthly cost is storage at a price per GiB-month plus
-//! the requests of that mix at `ops_per_s` over a 30-day month, at illustrative
-//! prices ([`PRICES`]) that are not any provider's price list.
+//! the requests of that mix at `ops_per_s` over a 30-day month, at AWS list
+//! prices ([`PRICES`]). It follows from the rate and the mix, not from the
+//! operations run so far.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,10 @@ pub const STEP_MS: f64 = 100.0;
 
 /// Largest read or write of one file-protocol call, in KiB (a common NFS `rsize` and `wsize`).
 pub const FILE_TRANSFER_KB: u64 = 1024;
+
+/// Largest block I/O that counts as one request, in KiB. Amazon EBS counts an SSD volume's
+/// I/O of up to 256 KiB as one operation and a larger one as one operation per 256 KiB.
+pub const BLOCK_MAX_IO_KB: u64 = 256;
 
 /// Maximum keys one object LIST request returns.
 pub const LIST_PAGE: u64 = 1000;
@@ -135,7 +141,7 @@ impl Op {
     }
 }
 
-/// Illustrative prices of one model, in US dollars.
+/// List prices of one model, in US dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Prices {
     /// Price of one GiB stored (or provisioned) for a month.
@@ -146,10 +152,13 @@ pub struct Prices {
     pub per_1000_writes: f64,
 }
 
-/// Illustrative prices for block, file and object storage, in [`Model::ALL`] order.
+/// Prices for block, file and object storage, in [`Model::ALL`] order: the AWS us-east-1 list
+/// prices of Amazon EBS gp3, Amazon EFS Standard and Amazon S3 Standard (first 50 TB).
 ///
-/// NOTE: these are round numbers of the usual order of magnitude, not any provider's price
-/// list. Block and file requests are free here, although some volumes bill provisioned IOPS.
+/// NOTE: checked on 2026-12-04, and AWS changes its prices. The model leaves out gp3 IOPS and
+/// throughput above the included 3,000 IOPS and 125 MiB/s, and the per-GB read and write
+/// charges of EFS Elastic throughput. It also leaves out S3 transfer out of the region, bills
+/// no S3 DELETE, as AWS does not, and prices a GiB as a GB.
 pub const PRICES: [Prices; 3] = [
     Prices {
         per_gb_month: 0.08,
@@ -247,6 +256,19 @@ pub fn cost(model: Model, op: Op, config: &StorageConfig) -> Option<Cost> {
     }
 }
 
+/// Counts the requests of one I/O over `blocks` adjacent blocks of `block` bytes. A request
+/// carries whole blocks up to [`BLOCK_MAX_IO_KB`], and a block larger than that takes several.
+fn io_requests(blocks: u64, block: u64) -> u64 {
+    let max_io = BLOCK_MAX_IO_KB * KIB;
+    if block <= max_io {
+        max_io
+            .checked_div(block)
+            .map_or(blocks, |per_request| blocks.div_ceil(per_request))
+    } else {
+        blocks * block.div_ceil(max_io)
+    }
+}
+
 /// Blocks a byte range of `len` bytes starting at `offset` covers.
 fn blocks_covered(offset: u64, len: u64, block: u64) -> u64 {
     if len == 0 || block == 0 {
@@ -265,7 +287,7 @@ fn block_cost(op: Op, file: u64, io: u64, block: u64) -> Option<Cost> {
         Op::ReadWhole => {
             let blocks = blocks_covered(0, file, block);
             Some(Cost {
-                requests: blocks,
+                requests: io_requests(blocks, block),
                 bytes_read: blocks * block,
                 ..Cost::default()
             })
@@ -273,7 +295,7 @@ fn block_cost(op: Op, file: u64, io: u64, block: u64) -> Option<Cost> {
         Op::ReadRange => {
             let blocks = blocks_covered(middle, io, block);
             Some(Cost {
-                requests: blocks,
+                requests: io_requests(blocks, block),
                 bytes_read: blocks * block,
                 ..Cost::default()
             })
@@ -281,12 +303,22 @@ fn block_cost(op: Op, file: u64, io: u64, block: u64) -> Option<Cost> {
         Op::UpdateRange | Op::Append => {
             let offset = if op == Op::Append { file } else { middle };
             let blocks = blocks_covered(offset, io, block);
-            // A write that covers part of a block must read that block first.
-            let partial = u64::from(offset % block != 0) + u64::from((offset + io) % block != 0);
-            let partial = partial.min(blocks);
+            let writes = io_requests(blocks, block);
+            // A write that covers part of a block must read that block first, to keep the
+            // bytes it does not cover. An append's last block lies past the end of the file,
+            // so it has nothing to keep, unless it is also the first block.
+            let head = offset % block != 0;
+            let tail = op == Op::UpdateRange && (offset + io) % block != 0;
+            let partial = (u64::from(head) + u64::from(tail)).min(blocks);
+            // The two partial blocks are read in one request when they are adjacent.
+            let reads = if partial == 2 && blocks == 2 {
+                io_requests(2, block)
+            } else {
+                partial * io_requests(1, block)
+            };
             Some(Cost {
-                requests: blocks + partial,
-                write_requests: blocks,
+                requests: writes + reads,
+                write_requests: writes,
                 bytes_read: partial * block,
                 bytes_written: blocks * block,
                 bytes_copied: 0,
@@ -449,7 +481,7 @@ impl Storage {
         f64::from(self.config.files) * f64::from(self.config.file_kb) / (1024.0 * 1024.0)
     }
 
-    /// Returns the illustrative monthly cost of `model` in dollars: storage, plus the
+    /// Returns the estimated monthly cost of `model` in dollars: storage, plus the
     /// requests of the background mix at `ops_per_s` over a 30-day month.
     ///
     /// The request part uses the mix's expected share of each operation ([`Op::weight`]), not
@@ -576,14 +608,13 @@ impl Engine for Storage {
             metrics.push(Metric::new(key, label, dollars, format!("${dollars:.2}")));
         }
         let object = self.totals.get(2).map(|t| t.cost).unwrap_or_default();
+        let object_mib_moved =
+            (object.bytes_read + object.bytes_written) as f64 / (1u64 << 20) as f64;
         metrics.push(Metric::new(
-            "object-gb-moved",
-            "Object GiB moved",
-            (object.bytes_read + object.bytes_written) as f64 / (1u64 << 30) as f64,
-            format!(
-                "{:.2}",
-                (object.bytes_read + object.bytes_written) as f64 / (1u64 << 30) as f64
-            ),
+            "object-mib-moved",
+            "Object MiB moved",
+            object_mib_moved,
+            format!("{object_mib_moved:.1}"),
         ));
         metrics.push(Metric::new(
             "time",

@@ -2,7 +2,8 @@
 
 use sim::Engine;
 use sim::indexing::{
-    Action, Event, Indexing, IndexingConfig, QueryKind, STEP_MS, btree_depth, examined,
+    Action, Event, Indexing, IndexingConfig, QueryKind, RECENT_QUERIES, RECENT_SPAN_MS, STEP_MS,
+    btree_depth, examined,
 };
 use sim::rng::SimRng;
 
@@ -264,6 +265,40 @@ fn slow_insert_rate_accumulates() {
     run(&mut engine, 10_000.0);
 
     assert_eq!(engine.rows(), 1000 + 5);
+}
+
+// The recent queries cover the chart's whole span at the default rate: after 30 s at
+// 20 queries/s, the oldest kept query is from the first second of the last 20 s.
+#[test]
+fn recent_queries_cover_chart_span() {
+    let mut engine = build(IndexingConfig::default(), 1);
+
+    run(&mut engine, 30_000.0);
+
+    let now = engine.now_ms();
+    let oldest = engine.recent_queries().next().map_or(now, |q| q.0);
+    assert!(
+        oldest >= now - RECENT_SPAN_MS,
+        "oldest kept query at {oldest} ms, now {now} ms"
+    );
+    assert!(
+        oldest < now - RECENT_SPAN_MS + 1000.0,
+        "oldest kept query at {oldest} ms, now {now} ms"
+    );
+}
+
+// At the highest query rate the kept queries stop at the cap.
+#[test]
+fn recent_queries_are_capped() {
+    let config = IndexingConfig {
+        query_per_s: 1000.0,
+        ..IndexingConfig::default()
+    };
+    let mut engine = build(config, 1);
+
+    run(&mut engine, 5000.0);
+
+    assert_eq!(engine.recent_queries().len(), RECENT_QUERIES);
 }
 
 // Invalid configurations are rejected with the field's name.

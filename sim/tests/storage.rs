@@ -64,6 +64,79 @@ fn block_partial_write_reads_first() {
     assert_eq!(update.bytes_written, 16 * KIB);
 }
 
+// Rule: one block request carries adjacent blocks up to 256 KiB, so reading a 1 MiB file
+// of 4 KiB blocks takes 4 requests, not 256.
+#[test]
+fn block_read_is_one_request_per_256_kib() {
+    let read = must(Model::Block, Op::ReadWhole, &config());
+
+    assert_eq!(read.requests, 4);
+    assert_eq!(read.bytes_read, 1024 * KIB);
+}
+
+// Rule: a block larger than 256 KiB takes one request per 256 KiB.
+#[test]
+fn block_of_1_mib_takes_4_requests() {
+    let config = StorageConfig {
+        block_kb: 1024,
+        ..config()
+    };
+
+    let read = must(Model::Block, Op::ReadWhole, &config);
+
+    assert_eq!(read.requests, 4);
+    assert_eq!(read.bytes_read, 1024 * KIB);
+}
+
+// Rule: a 6 KiB update on 4 KiB blocks starting mid-block reads the partly covered first
+// block, then writes both blocks in one request.
+#[test]
+fn block_straddling_update_is_one_read_one_write() {
+    let config = StorageConfig {
+        io_kb: 6,
+        ..config()
+    };
+
+    let update = must(Model::Block, Op::UpdateRange, &config);
+
+    assert_eq!(update.requests, 2);
+    assert_eq!(update.write_requests, 1);
+    assert_eq!(update.bytes_read, 4 * KIB);
+    assert_eq!(update.bytes_written, 8 * KIB);
+}
+
+// Rule: an append at a block-aligned end of file reads nothing first, because the block
+// past the end of the file holds nothing to keep.
+#[test]
+fn block_append_reads_no_new_block() {
+    let config = StorageConfig {
+        io_kb: 6,
+        ..config()
+    };
+
+    let append = must(Model::Block, Op::Append, &config);
+
+    assert_eq!(append.requests, 1);
+    assert_eq!(append.bytes_read, 0);
+    assert_eq!(append.bytes_written, 8 * KIB);
+}
+
+// Rule: an append to a file that ends mid-block reads that last block first.
+#[test]
+fn block_append_reads_partial_last_block() {
+    let config = StorageConfig {
+        file_kb: 6,
+        io_kb: 4,
+        ..config()
+    };
+
+    let append = must(Model::Block, Op::Append, &config);
+
+    assert_eq!(append.requests, 2);
+    assert_eq!(append.bytes_read, 4 * KIB);
+    assert_eq!(append.bytes_written, 8 * KIB);
+}
+
 // Rule: an object store has no rename: the new key is a server-side COPY and the
 // old one is removed with a DELETE, and the copy moves the whole object inside the store.
 #[test]
@@ -167,7 +240,7 @@ fn object_requests_priced_per_thousand() {
     );
 }
 
-// Rule: block and file requests are free at the illustrative prices, so their
+// Rule: block and file requests are free at the list prices, so their
 // monthly cost does not depend on the operation rate.
 #[test]
 fn block_and_file_cost_is_capacity_only() {

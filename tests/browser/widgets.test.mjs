@@ -926,6 +926,7 @@ test('storage table shows an object update moving the whole object', async () =>
 
     assert.equal(await metricNumber(widget, 'operations'), 0, 'a new rate rebuilds the engine');
     assert.ok(texts.includes('2× 2 MiB'), `object update cell in ${texts.join(' | ')}`);
+    assert.ok(texts.includes('4× 1 MiB'), `block read of 256 KiB per request in ${texts.join(' | ')}`);
     assert.equal(texts.filter((text) => text === '–').length, 2, 'block list and rename');
     assert.equal(objectCost, '$3.96');
     assert.equal(busyObjectCost, '$19.42');

@@ -1,5 +1,5 @@
 //! Storage widget: a table of what each workload operation costs on block, file and
-//! object storage, and the illustrative monthly cost of each.
+//! object storage, and the estimated monthly cost of each.
 
 use sim::storage::{Action, Cost, Event as StorageEvent, Model, Op, Storage, StorageConfig, cost};
 use yew::prelude::*;
@@ -12,8 +12,9 @@ use crate::shell::{Parts, shell};
 /// Height of one table row, in SVG units.
 const ROW_H: f64 = 24.0;
 
-/// Left edge of each model's column, in [`Model::ALL`] order.
-const COLUMNS: [f64; 3] = [118.0, 218.0, 318.0];
+/// Left edge of each model's column, in [`Model::ALL`] order. The first column leaves room
+/// for "update range" at the 17 px that narrow screens give scene text.
+const COLUMNS: [f64; 3] = [146.0, 238.0, 330.0];
 
 fn describe(event: &StorageEvent) -> Option<String> {
     // The log keeps a line per operation; the table shows what each one cost.
@@ -78,7 +79,7 @@ pub fn StorageWidget(props: &WidgetProps<StorageConfig>) -> Html {
             <NumberField label="Range size (KiB)" value={f64::from(current.io_kb)} min={1.0}
                 max={1_048_576.0} on_change={configure(|c, v| c.io_kb = v as u32)} />
             <NumberField label="Operations/s" value={current.ops_per_s} min={0.0}
-                max={10_000.0} step={1.0} on_change={configure(|c, v| c.ops_per_s = v)} />
+                max={10_000.0} step={0.1} on_change={configure(|c, v| c.ops_per_s = v)} />
         </>
     };
     let disabled = run.engine.is_err();
@@ -151,7 +152,7 @@ fn draw(engine: &Storage) -> Html {
                 font-weight="600">{ format!("${:.2}", engine.monthly_cost(model)) }</text>
         }
     });
-    let height = cost_y + 46.0;
+    let height = cost_y + 64.0;
     let summary = format!(
         "{} operations; monthly cost block ${:.2}, file ${:.2}, object ${:.2}",
         engine.operations(),
@@ -173,10 +174,13 @@ fn draw(engine: &Storage) -> Html {
             </text>
             { for costs }
             <text x="6" y={format!("{:.0}", cost_y + 20.0)} font-size="13">
-                { "n× = requests, then bytes moved; – = not supported" }
+                { "n× = requests, then bytes moved" }
             </text>
             <text x="6" y={format!("{:.0}", cost_y + 38.0)} font-size="13">
-                { format!("{:.2} GiB stored; illustrative prices", engine.dataset_gb()) }
+                { "– = not supported" }
+            </text>
+            <text x="6" y={format!("{:.0}", cost_y + 56.0)} font-size="13">
+                { format!("{:.2} GiB stored; AWS us-east-1 prices", engine.dataset_gb()) }
             </text>
         </svg>
     }
