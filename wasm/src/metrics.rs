@@ -24,9 +24,9 @@ pub fn MetricsPanel(props: &MetricsPanelProps) -> Html {
     let latency = snapshot.latency.map(|p| {
         html! {
             <>
-                { card("p50", "p50", &format!("{:.0} ms", p.p50_ms)) }
-                { card("p95", "p95", &format!("{:.0} ms", p.p95_ms)) }
-                { card("p99", "p99", &format!("{:.0} ms", p.p99_ms)) }
+                { card("p50", "p50", &latency_text(p.p50_ms)) }
+                { card("p95", "p95", &latency_text(p.p95_ms)) }
+                { card("p99", "p99", &latency_text(p.p99_ms)) }
             </>
         }
     });
@@ -103,6 +103,18 @@ pub fn Sparkline(props: &SparklineProps) -> Html {
             </svg>
             <figcaption>{ format!("{}: {last_text} (peak {peak_text})", props.label) }</figcaption>
         </figure>
+    }
+}
+
+/// Formats a latency with the precision its size needs, so that a
+/// sub-millisecond latency does not read as 0 ms.
+fn latency_text(ms: f64) -> String {
+    if ms == 0.0 || ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.3} ms")
     }
 }
 
