@@ -6010,6 +6010,8 @@ enum PageOp {
     Insert(u32),
     /// Applies `Action::Delete`, valid or not.
     Delete(u32),
+    /// Applies `Action::DeletePassed`, valid or not.
+    DeletePassed(u32),
     Restart,
 }
 
@@ -6039,7 +6041,8 @@ fn page_op() -> impl Strategy<Value = PageOp> {
     prop_oneof![
         6 => (1u32..=20).prop_map(PageOp::Step),
         2 => count.clone().prop_map(PageOp::Insert),
-        2 => count.prop_map(PageOp::Delete),
+        2 => count.clone().prop_map(PageOp::Delete),
+        2 => count.prop_map(PageOp::DeletePassed),
         1 => Just(PageOp::Restart),
     ]
 }
@@ -6121,6 +6124,10 @@ fn run_page_case(case: &PageCase) -> Result<(), TestCaseError> {
             ),
             PageOp::Delete(count) => (
                 engine.apply(&pagination::Action::Delete { count }),
+                (1..=pagination::MAX_CHANGE).contains(&count),
+            ),
+            PageOp::DeletePassed(count) => (
+                engine.apply(&pagination::Action::DeletePassed { count }),
                 (1..=pagination::MAX_CHANGE).contains(&count),
             ),
             PageOp::Restart => (engine.apply(&pagination::Action::Restart), true),

@@ -892,6 +892,33 @@ test('pagination: the offset reader duplicates rows and the cursor reader does n
     await page.close();
 });
 
+test('pagination: deleting read rows makes the offset reader skip them', async () => {
+    const { page, problems, widget } = await openChapter('beginner/21-pagination.html');
+    // No background changes, so only the three deletions move the list.
+    for (const label of ['Inserts/s', 'Deletes/s']) {
+        const field = widget.locator(`label:has-text("${label}") input`);
+        await field.fill('0');
+        await field.dispatchEvent('change');
+    }
+    const step = widget.locator('button', { hasText: /^Step$/ });
+
+    // One step fetches the first page of each reader.
+    await step.click();
+    await widget.locator('button.sdbe-delete').click();
+    const missedBefore = await metricNumber(widget, 'offset-missed');
+    // The next page is due 1 s later, 20 steps of 50 ms.
+    for (let i = 0; i < 20; i++) {
+        await step.click();
+    }
+
+    assert.equal(missedBefore, 0);
+    assert.equal(await metricNumber(widget, 'offset-pages'), 2);
+    assert.equal(await metricNumber(widget, 'offset-missed'), 3);
+    assert.equal(await metricNumber(widget, 'cursor-missed'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
 test('scaling up past the USL peak lowers capacity', async () => {
     const { page, problems, widget } = await openChapter('beginner/11-vertical-scaling.html');
     await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
