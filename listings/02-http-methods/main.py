@@ -5,6 +5,7 @@ import http.client
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 COLLECTION_ALLOW = "GET, HEAD, POST, OPTIONS"
 ITEM_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
@@ -51,7 +52,10 @@ class Handler(BaseHTTPRequestHandler):
     def route(self) -> None:
         global next_id
         method = self.command
-        if self.path == "/orders":
+        # self.path includes the query string, so route on the path alone, as
+        # Go's r.URL.Path does.
+        path = urlsplit(self.path).path
+        if path == "/orders":
             if method in ("GET", "HEAD"):
                 return self.reply(200, listing())
             if method == "OPTIONS":
@@ -67,7 +71,7 @@ class Handler(BaseHTTPRequestHandler):
             # => 201 Created names the new resource in Location
             return self.reply(201, Location=f"/orders/{order_id}")
 
-        prefix, _, tail = self.path.rpartition("/")
+        prefix, _, tail = path.rpartition("/")
         if prefix != "/orders":
             return self.reply(404, '{"error":"no such resource"}')
         if not tail.isdigit():

@@ -72,7 +72,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.item(w, r, id)
 }
 
-// collection serves /orders: GET lists with a filter and a page size,
+// collection serves /orders: GET and HEAD list with a filter and a limit,
 // POST creates.
 func (a *API) collection(w http.ResponseWriter, r *http.Request) {
 	if r.Method == "POST" {
@@ -84,8 +84,9 @@ func (a *API) collection(w http.ResponseWriter, r *http.Request) {
 		reply(w, 201, a.orderJSON(id), "Location", location)
 		return
 	}
-	if r.Method != "GET" {
-		reply(w, 405, "", "Allow", "GET, POST")
+	// net/http drops the body of a HEAD response and keeps its headers.
+	if r.Method != "GET" && r.Method != "HEAD" {
+		reply(w, 405, "", "Allow", "GET, HEAD, POST")
 		return
 	}
 
@@ -120,9 +121,9 @@ func (a *API) collection(w http.ResponseWriter, r *http.Request) {
 // item serves /orders/{id}: the method names the action on this order.
 func (a *API) item(w http.ResponseWriter, r *http.Request, id int) {
 	switch r.Method {
-	case "GET", "PATCH", "DELETE":
+	case "GET", "HEAD", "PATCH", "DELETE":
 	default:
-		reply(w, 405, "", "Allow", "GET, PATCH, DELETE")
+		reply(w, 405, "", "Allow", "GET, HEAD, PATCH, DELETE")
 		return
 	}
 	if _, exists := a.orders[id]; !exists {
@@ -216,7 +217,8 @@ func main() {
 	// => prints: POST /orders
 	// => prints:   -> 201 Created Location: /orders/4 {"id":4,"status":"open"}
 
-	// A filter and a page size are query parameters on the collection.
+	// A filter and a limit on the results are query parameters on the
+	// collection. Order 4 is open too, but limit=2 stops at two ids.
 	send(base, "GET", "/orders?status=open&limit=2", "")
 	// => prints: GET /orders?status=open&limit=2
 	// => prints:   -> 200 OK {"ids":[1,3]}
@@ -232,6 +234,11 @@ func main() {
 	send(base, "GET", "/orders/x", "")
 	// => prints: GET /orders/x
 	// => prints:   -> 400 Bad Request {"error":"id must be a number"}
+
+	// HEAD gets GET's status and headers without the body.
+	send(base, "HEAD", "/orders/3", "")
+	// => prints: HEAD /orders/3
+	// => prints:   -> 200 OK
 
 	send(base, "PATCH", "/orders/1", `{"status":"shipped"}`)
 	// => prints: PATCH /orders/1 {"status":"shipped"}
@@ -250,9 +257,10 @@ func main() {
 	for _, link := range []string{"/orders/2", "/rpc/deleteOrder?id=2"} {
 		send(base, "GET", link, "")
 	}
+	// => prints: GET /orders/2
 	// => prints:   -> 200 OK {"id":2,"status":"shipped"}
-	// => prints:   -> 200 OK {"ok":true}
 	// => prints: GET /rpc/deleteOrder?id=2
+	// => prints:   -> 200 OK {"ok":true}
 	send(base, "GET", "/orders", "")
 	// => prints: GET /orders
 	// => prints:   -> 200 OK {"ids":[3,4]}

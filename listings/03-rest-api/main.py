@@ -32,7 +32,9 @@ class Handler(BaseHTTPRequestHandler):
         if status != 204:
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        # A HEAD response carries GET's headers, Content-Length included.
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def read_json(self) -> dict:
         length = int(self.headers.get("Content-Length", 0))
@@ -55,7 +57,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, '{"error":"id must be a number"}')
         self.item(int(tail))
 
-    # /orders: GET lists with a filter and a page size, POST creates.
+    # /orders: GET and HEAD list with a filter and a limit, POST creates.
     def collection(self, query: dict[str, list[str]]) -> None:
         global next_id
         if self.command == "POST":
@@ -64,8 +66,8 @@ class Handler(BaseHTTPRequestHandler):
             # => 201 with Location: the client learns the new URL at once
             body = order_json(order_id)
             return self.reply(201, body, Location=f"/orders/{order_id}")
-        if self.command != "GET":
-            return self.reply(405, Allow="GET, POST")
+        if self.command not in ("GET", "HEAD"):
+            return self.reply(405, Allow="GET, HEAD, POST")
         limit = query.get("limit", [str(MAX_LIMIT)])[0]
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
             # => 400 names the parameter and the valid range
@@ -77,8 +79,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # /orders/{id}: the method names the action on this one order.
     def item(self, order_id: int) -> None:
-        if self.command not in ("GET", "PATCH", "DELETE"):
-            return self.reply(405, Allow="GET, PATCH, DELETE")
+        if self.command not in ("GET", "HEAD", "PATCH", "DELETE"):
+            return self.reply(405, Allow="GET, HEAD, PATCH, DELETE")
         if order_id not in orders:
             # => 404: the id is well formed, the order does not exist
             return self.reply(404, '{"error":"order not found"}')
@@ -113,7 +115,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             self.route()
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
 
 
 def send(
@@ -143,7 +145,8 @@ def main() -> None:
     # => prints: POST /orders
     # => prints:   -> 201 Created Location: /orders/4 {"id":4,"status":"open"}
 
-    # A filter and a page size are query parameters on the collection.
+    # A filter and a limit on the results are query parameters on the
+    # collection. Order 4 is open too, but limit=2 stops at two ids.
     send(address, "GET", "/orders?status=open&limit=2")
     # => prints: GET /orders?status=open&limit=2
     # => prints:   -> 200 OK {"ids":[1,3]}
@@ -159,6 +162,11 @@ def main() -> None:
     send(address, "GET", "/orders/x")
     # => prints: GET /orders/x
     # => prints:   -> 400 Bad Request {"error":"id must be a number"}
+
+    # HEAD gets GET's status and headers without the body.
+    send(address, "HEAD", "/orders/3")
+    # => prints: HEAD /orders/3
+    # => prints:   -> 200 OK
 
     send(address, "PATCH", "/orders/1", '{"status":"shipped"}')
     # => prints: PATCH /orders/1 {"status":"shipped"}
@@ -176,9 +184,10 @@ def main() -> None:
     # delete link runs its side effect, and the order is gone.
     for link in ("/orders/2", "/rpc/deleteOrder?id=2"):
         send(address, "GET", link)
+    # => prints: GET /orders/2
     # => prints:   -> 200 OK {"id":2,"status":"shipped"}
-    # => prints:   -> 200 OK {"ok":true}
     # => prints: GET /rpc/deleteOrder?id=2
+    # => prints:   -> 200 OK {"ok":true}
     send(address, "GET", "/orders")
     # => prints: GET /orders
     # => prints:   -> 200 OK {"ids":[3,4]}

@@ -32,6 +32,12 @@ func (r Row) less(key Row) bool {
 	return r.ID < key.ID
 }
 
+// makeRow creates rows in pairs: ids 2j-1 and 2j share one created_at, so
+// only the id orders them, and a cursor without the id would skip one.
+func makeRow(id int) Row {
+	return Row{1_700_000_000 + int64((id+1)/2)*60, id}
+}
+
 // Table keeps its rows newest first, like an index on (created_at, id).
 type Table struct {
 	mu   sync.Mutex
@@ -41,7 +47,7 @@ type Table struct {
 func newTable(n int) *Table {
 	t := &Table{}
 	for id := n; id >= 1; id-- {
-		t.rows = append(t.rows, Row{1_700_000_000 + int64(id)*60, id})
+		t.rows = append(t.rows, makeRow(id))
 	}
 	return t
 }
@@ -50,8 +56,7 @@ func newTable(n int) *Table {
 func (t *Table) Insert(id int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	row := Row{1_700_000_000 + int64(id)*60, id}
-	t.rows = slices.Insert(t.rows, 0, row)
+	t.rows = slices.Insert(t.rows, 0, makeRow(id))
 }
 
 // Delete removes the row with this id.
@@ -256,8 +261,9 @@ func serveAPI() {
 		}
 		fmt.Printf("GET page %d: %s %v next=%s\n",
 			page, status, body.Items, next)
-		// => prints: GET page 1: 200 OK [12 11 10 9 8] next=MTcwMDAwMDQ4MCw4
-		// => prints: GET page 2: 200 OK [7 6 5 4 3] next=MTcwMDAwMDE4MCwz
+		// => prints: GET page 1: 200 OK [12 11 10 9 8] next=MTcwMDAwMDI0MCw4
+		// => prints: GET page 2: 200 OK [7 6 5 4 3] next=MTcwMDAwMDEyMCwz
+		// => 7 has 8's created_at: only the id in the cursor keeps it
 		// => prints: GET page 3: 200 OK [2 1] next=none
 		if body.NextCursor == nil {
 			break
@@ -265,16 +271,19 @@ func serveAPI() {
 		if page == 1 {
 			raw, _ := base64.RawURLEncoding.DecodeString(next)
 			fmt.Printf("the cursor decodes to %s; new rows now\n", raw)
-			// => prints: the cursor decodes to 1700000480,8; new rows now
+			// => prints: the cursor decodes to 1700000240,8; new rows now
 			t.Insert(13)
 			t.Insert(14)
 		}
 		query = "limit=5&cursor=" + next
 	}
 
+	// A token that does not decode gets 400, and the server logs it to
+	// stderr. The token is not signed, so a client can still build a valid
+	// one: sign it with an HMAC if clients must not.
 	status, _ := get(base, "limit=5&cursor=not-a-cursor!")
-	fmt.Printf("GET with a forged cursor: %s\n", status)
-	// => prints: GET with a forged cursor: 400 Bad Request
+	fmt.Printf("GET with a malformed cursor: %s\n", status)
+	// => prints: GET with a malformed cursor: 400 Bad Request
 }
 
 func main() {

@@ -21,8 +21,10 @@ class Row(NamedTuple):
     id: int
 
 
+# make_row creates rows in pairs: ids 2j-1 and 2j share one created_at, so
+# only the id orders them, and a cursor without the id would skip one.
 def make_row(id: int) -> Row:
-    return Row(1_700_000_000 + id * 60, id)
+    return Row(1_700_000_000 + (id + 1) // 2 * 60, id)
 
 
 class Table:
@@ -181,23 +183,27 @@ def serve_api() -> None:
         next_cursor = body["next_cursor"] or "none"
         items = " ".join(str(id) for id in body["items"])
         print(f"GET page {page}: {status} [{items}] next={next_cursor}")
-        # => prints: GET page 1: 200 OK [12 11 10 9 8] next=MTcwMDAwMDQ4MCw4
-        # => prints: GET page 2: 200 OK [7 6 5 4 3] next=MTcwMDAwMDE4MCwz
+        # => prints: GET page 1: 200 OK [12 11 10 9 8] next=MTcwMDAwMDI0MCw4
+        # => prints: GET page 2: 200 OK [7 6 5 4 3] next=MTcwMDAwMDEyMCwz
+        # => 7 has 8's created_at: only the id in the cursor keeps it
         # => prints: GET page 3: 200 OK [2 1] next=none
         if body["next_cursor"] is None:
             break
         if page == 1:
             raw = base64.urlsafe_b64decode(next_cursor + "==").decode()
             print(f"the cursor decodes to {raw}; new rows now")
-            # => prints: the cursor decodes to 1700000480,8; new rows now
+            # => prints: the cursor decodes to 1700000240,8; new rows now
             table.insert(13)
             table.insert(14)
         query = f"limit=5&cursor={next_cursor}"
         page += 1
 
+    # A token that does not decode gets 400, and the server logs it to
+    # stderr. The token is not signed, so a client can still build a valid
+    # one: sign it with an HMAC if clients must not.
     status, _ = get(base, "limit=5&cursor=not-a-cursor!")
-    print(f"GET with a forged cursor: {status}")
-    # => prints: GET with a forged cursor: 400 Bad Request
+    print(f"GET with a malformed cursor: {status}")
+    # => prints: GET with a malformed cursor: 400 Bad Request
     server.shutdown()
     server.server_close()
 

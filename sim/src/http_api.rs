@@ -1,9 +1,9 @@
 //! HTTP methods against an in-memory collection of orders, in a resource-oriented or RPC design.
 //!
 //! The server contains `/orders`, three orders to start with. The reader sends one request at a
-//! time with [`Action::Send`] and repeats it with [`Action::SendAgain`]; each response carries a
+//! time with [`Action::Send`] and repeats it with [`Action::SendAgain`]. Each response carries a
 //! status code, the headers that status needs (`Location` on 201, `Allow` on 405 and OPTIONS)
-//! and the body length. Method properties follow RFC 9110 section 9.2: GET, HEAD, OPTIONS and
+//! and `Content-Length`, which a 204 omits. Method properties follow RFC 9110 section 9.2: GET, HEAD, OPTIONS and
 //! TRACE are safe, and those plus PUT and DELETE are idempotent. PATCH (RFC 5789) and POST are
 //! neither, and this server's PATCH adds one to the quantity, so repeating it changes the order
 //! again.
@@ -186,8 +186,9 @@ pub struct Response {
     pub location: Option<String>,
     /// `Allow` header, sent with 405 and with OPTIONS.
     pub allow: Option<&'static str>,
-    /// `Content-Length`: the length of the body a GET would return; HEAD sends it without it.
-    pub content_length: usize,
+    /// `Content-Length`: the length of the body a GET would return, which HEAD sends without the
+    /// body. `None` on 204, because RFC 9110 section 8.6 forbids the header there.
+    pub content_length: Option<usize>,
     /// Body sent, empty for HEAD and 204.
     pub body: String,
     /// Whether the body reports an error although the status is 2xx.
@@ -343,7 +344,8 @@ impl HttpApi {
         self.hidden_failures
     }
 
-    /// Returns the orders created by a retried request, each one a duplicate of an earlier one.
+    /// Returns the retries of non-idempotent requests that changed the store again, each one a
+    /// duplicate of a write the server had already applied.
     pub fn duplicates(&self) -> u64 {
         self.duplicates
     }
@@ -356,6 +358,12 @@ impl HttpApi {
     /// Returns the retries waiting for their timeout.
     pub fn pending_retries(&self) -> usize {
         self.retries.len()
+    }
+
+    /// Returns whether this server keeps the method's idempotence promise. The resource design
+    /// does, while the RPC design routes on the path alone, so there no method promises anything.
+    fn promises_idempotence(&self, method: Method) -> bool {
+        self.config.design == Design::Resource && method.is_idempotent()
     }
 
     /// Handles one request, records the exchange and returns its event.
@@ -388,7 +396,9 @@ impl HttpApi {
         if response.error_in_body {
             self.hidden_failures += 1;
         }
-        if attempt > 1 && self.orders.len() > before.len() {
+        // Every attempt reaches the server, because only responses are lost, so a retry that
+        // changes the store again applies the same write twice.
+        if attempt > 1 && changed && !self.promises_idempotence(method) {
             self.duplicates += 1;
         }
         let event = Event::Handled {
@@ -442,9 +452,15 @@ impl HttpApi {
             return error(400, "order id must be a number");
         };
         let exists = self.orders.contains_key(&id);
-        // An If-Match ETag that matches no current representation fails, whether or not the order
-        // exists (RFC 9110 section 13.1.1).
-        if stale_if_match && !method.is_safe() && method != Method::Post {
+        // A server evaluates If-Match only when the response without it would be 2xx or 412
+        // (RFC 9110 section 13.2.1). A PATCH or DELETE of a missing order therefore stays 404,
+        // while a PUT that would create one (201) fails, because no current ETag matches.
+        let evaluates_if_match = match method {
+            Method::Put => true,
+            Method::Patch | Method::Delete => exists,
+            Method::Get | Method::Head | Method::Post | Method::Options => false,
+        };
+        if stale_if_match && evaluates_if_match {
             return error(412, "If-Match does not match the current ETag");
         }
         match method {
@@ -618,19 +634,21 @@ fn respond_with_body(status: u16, body: String) -> Response {
         reason: reason(status),
         location: None,
         allow: None,
-        content_length: body.len(),
+        content_length: Some(body.len()),
         body,
         error_in_body: false,
     }
 }
 
+/// Builds a response without a body. A 204 sends no `Content-Length`, and any other status
+/// sends `Content-Length: 0`.
 fn empty(status: u16) -> Response {
     Response {
         status,
         reason: reason(status),
         location: None,
         allow: None,
-        content_length: 0,
+        content_length: (status != 204).then_some(0),
         body: String::new(),
         error_in_body: false,
     }
@@ -646,7 +664,7 @@ fn allow(status: u16, methods: &'static str) -> Response {
 fn error(status: u16, message: &str) -> Response {
     let body = format!("{{\"error\":\"{message}\"}}");
     Response {
-        content_length: body.len(),
+        content_length: Some(body.len()),
         body,
         ..empty(status)
     }
@@ -654,7 +672,7 @@ fn error(status: u16, message: &str) -> Response {
 
 fn ok(body: String) -> Response {
     Response {
-        content_length: body.len(),
+        content_length: Some(body.len()),
         body,
         ..empty(200)
     }
@@ -805,7 +823,11 @@ impl Engine for HttpApi {
                     self.changes_by_safe_methods,
                 ),
                 Metric::count("hidden", "Errors hidden in 200", self.hidden_failures),
-                Metric::count("duplicates", "Duplicates from retries", self.duplicates),
+                Metric::count(
+                    "duplicates",
+                    "Duplicate writes from retries",
+                    self.duplicates,
+                ),
                 Metric::new(
                     "time",
                     "Time",

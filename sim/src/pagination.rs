@@ -112,6 +112,14 @@ pub enum Action {
         /// Rows, 1 to [`MAX_CHANGE`].
         count: u32,
     },
+    /// Deletes `count` rows now, chosen at random among the rows above the offset reader's
+    /// position, or all of those if fewer. Each one shifts the rest of the list up, so the
+    /// offset reader's next page skips one row per deletion. Before its first page no row is
+    /// above that position, and nothing is deleted.
+    DeletePassed {
+        /// Rows, 1 to [`MAX_CHANGE`].
+        count: u32,
+    },
     /// Starts both readers again from the first page.
     Restart,
 }
@@ -327,6 +335,20 @@ impl Pagination {
         }
     }
 
+    /// Deletes up to `count` rows among those at positions above the offset reader's offset.
+    fn delete_passed(&mut self, count: u32, at_ms: f64, events: &mut Vec<Event>) {
+        let passed = (self.readers[0].offset as usize).min(self.table.len());
+        // After `deleted` removals the rows that were above the offset fill positions
+        // `0..passed - deleted`, so every pick is one of them and each skips a different row.
+        for deleted in 0..(count as usize).min(passed) {
+            let index = self.rng.below((passed - deleted) as u64) as usize;
+            if index < self.table.len() {
+                let row = self.table.remove(index);
+                events.push(Event::Deleted { at_ms, id: row.id });
+            }
+        }
+    }
+
     /// Fetches the next page of reader `index`.
     fn fetch(&mut self, index: usize, at_ms: f64, events: &mut Vec<Event>) {
         let k = self.config.page_size as usize;
@@ -520,6 +542,10 @@ impl Engine for Pagination {
                 for _ in 0..count {
                     self.delete_random(at_ms, &mut events);
                 }
+            }
+            Action::DeletePassed { count } => {
+                Self::check_count(count)?;
+                self.delete_passed(count, at_ms, &mut events);
             }
             Action::Restart => self.restart_readers(),
         }

@@ -140,6 +140,31 @@ fn every_response_has_a_valid_status_for_its_method() {
     }
 }
 
+// A 204 carries no Content-Length (RFC 9110 section 8.6 forbids it), and every other response
+// carries one.
+#[test]
+fn content_length_absent_only_on_204() {
+    for method in Method::ALL {
+        for path in PATHS {
+            let mut engine = resource();
+
+            send(&mut engine, method, path);
+
+            let Some(exchange) = engine.history().last() else {
+                panic!("{} {path}: no exchange recorded", method.name());
+            };
+            let response = &exchange.response;
+            let what = format!("{} {path} -> {}", method.name(), response.status);
+            assert_eq!(
+                response.content_length.is_none(),
+                response.status == 204,
+                "{what}: Content-Length {:?}",
+                response.content_length
+            );
+        }
+    }
+}
+
 // HEAD returns the headers GET would, with the same Content-Length and no body.
 #[test]
 fn head_matches_get_without_body() {
@@ -191,6 +216,36 @@ fn stale_if_match_gets_412() {
 
     assert_eq!(status_of(&events.unwrap_or_default()), 412);
     assert_eq!(engine.orders(), &before);
+}
+
+// A stale If-Match is ignored when the response without it would be neither 2xx nor 412
+// (RFC 9110 section 13.2.1): PATCH and DELETE of a missing order stay 404, while a PUT that
+// would create the order gets 412.
+#[test]
+fn stale_if_match_on_missing_order() {
+    let cases = [
+        (Method::Patch, 404),
+        (Method::Delete, 404),
+        (Method::Put, 412),
+    ];
+    for (method, expected) in cases {
+        let mut engine = resource();
+        let before = engine.orders().clone();
+
+        let events = engine.apply(&Action::Send {
+            method,
+            path: "/orders/9".to_string(),
+            stale_if_match: true,
+        });
+
+        assert_eq!(
+            status_of(&events.unwrap_or_default()),
+            expected,
+            "{}",
+            method.name()
+        );
+        assert_eq!(engine.orders(), &before, "{}", method.name());
+    }
 }
 
 // In the RPC design GET /deleteOrder deletes, and a missing order gets 200 with an error body.
@@ -278,11 +333,69 @@ fn retries_duplicate_only_non_idempotent_requests() {
                 duplicates_seen += attempts - 1;
             } else {
                 assert_eq!(engine.orders(), &once, "seed {seed} {}", method.name());
+                assert_eq!(engine.duplicates(), 0, "seed {seed} {}", method.name());
             }
         }
     }
     // Half the responses lost over 200 seeds: about 150 duplicate POSTs expected, so 0 is a bug.
     assert!(duplicates_seen > 0, "no retried POST created a duplicate");
+}
+
+/// Sends one request with half the responses lost, runs until every retry is done, and returns
+/// the engine with the number of attempts the server handled.
+fn send_with_retries(design: Design, seed: u64, method: Method, path: &str) -> (HttpApi, usize) {
+    let config = HttpApiConfig {
+        design,
+        loss_pct: 50.0,
+        ..HttpApiConfig::default()
+    };
+    let mut engine = build(config, seed);
+    let handled = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Handled { .. }))
+            .count()
+    };
+    let mut attempts = handled(&send(&mut engine, method, path));
+    let steps = (TIMEOUT_MS * f64::from(MAX_ATTEMPTS) / STEP_MS) as usize + 1;
+    for _ in 0..steps {
+        attempts += handled(&engine.step());
+    }
+    (engine, attempts)
+}
+
+// A retried PATCH applies its increment once per attempt, and each extra attempt counts as a
+// duplicate write, as a retried POST does.
+#[test]
+fn retried_patch_counts_duplicate_writes() {
+    let mut duplicates_seen = 0;
+    for seed in 0..SEEDS {
+        let (engine, attempts) =
+            send_with_retries(Design::Resource, seed, Method::Patch, "/orders/1");
+
+        let qty = engine.orders().get(&1).map(|order| order.qty);
+
+        assert_eq!(qty, Some(1 + attempts as u32), "seed {seed}");
+        assert_eq!(engine.duplicates() as usize, attempts - 1, "seed {seed}");
+        duplicates_seen += attempts - 1;
+    }
+    // Half the responses lost over 200 seeds: about 150 extra attempts expected, so 0 is a bug.
+    assert!(
+        duplicates_seen > 0,
+        "no retried PATCH counted as a duplicate write"
+    );
+}
+
+// The RPC design routes on the path alone, so a retried GET /createOrder creates a duplicate
+// order and counts, although GET is idempotent by definition.
+#[test]
+fn retried_rpc_create_counts_duplicate_writes() {
+    for seed in 0..SEEDS {
+        let (engine, attempts) = send_with_retries(Design::Rpc, seed, Method::Get, "/createOrder");
+
+        assert_eq!(engine.orders().len(), 3 + attempts, "seed {seed}");
+        assert_eq!(engine.duplicates() as usize, attempts - 1, "seed {seed}");
+    }
 }
 
 // Send again repeats the last request; before any request it is rejected.

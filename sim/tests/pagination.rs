@@ -3,7 +3,7 @@
 //! cost grows with the page number, and determinism.
 
 use sim::Engine;
-use sim::pagination::{Action, Event, Method, Pagination, PaginationConfig, STEP_MS};
+use sim::pagination::{Action, Event, MAX_CHANGE, Method, Pagination, PaginationConfig, STEP_MS};
 
 fn build(config: &PaginationConfig, seed: u64) -> Pagination {
     match Pagination::new(config.clone(), seed) {
@@ -143,6 +143,63 @@ fn offset_skips_when_rows_are_deleted_above() {
             "seed {seed}"
         );
     }
+}
+
+// Invariant: deleting rows the offset reader has already passed shifts the rest of the list up,
+// so its next page skips exactly one row per deletion, while the cursor reader skips none.
+#[test]
+fn delete_passed_makes_offset_skip_each_row() {
+    for seed in 0..50 {
+        for pages_before in 1..=5u32 {
+            let mut engine = build(&quiet(), seed);
+            // Page p comes at (p - 1) s, so this stops half a second after page `pages_before`.
+            run_for(&mut engine, f64::from(pages_before - 1) * 1000.0 + 500.0);
+            let pages = engine.reader(Method::Offset).pages.len();
+
+            let deleted = engine
+                .apply(&Action::DeletePassed { count: 3 })
+                .unwrap_or_default();
+            run_for(&mut engine, 1000.0);
+
+            let case = format!("seed {seed}, after page {pages_before}");
+            assert_eq!(pages, pages_before as usize, "{case}");
+            assert_eq!(deleted.len(), 3, "{case}: deletions");
+            assert_eq!(
+                engine.missed_by(Method::Offset).len(),
+                3,
+                "{case}: offset misses"
+            );
+            assert!(
+                engine.missed_by(Method::Cursor).is_empty(),
+                "{case}: cursor misses"
+            );
+        }
+    }
+}
+
+// Before the offset reader's first page no row is above its position, so nothing is deleted.
+#[test]
+fn delete_passed_before_first_page_deletes_nothing() {
+    let mut engine = build(&quiet(), 1);
+
+    let events = engine.apply(&Action::DeletePassed { count: 3 });
+
+    assert_eq!(events.map(|events| events.len()).ok(), Some(0));
+    assert_eq!(engine.table().len(), 60);
+}
+
+// Counts outside 1 to MAX_CHANGE are rejected, as for the other row actions.
+#[test]
+fn delete_passed_rejects_invalid_count() {
+    let mut engine = build(&quiet(), 1);
+
+    let zero = engine.apply(&Action::DeletePassed { count: 0 });
+    let too_many = engine.apply(&Action::DeletePassed {
+        count: MAX_CHANGE + 1,
+    });
+
+    assert!(zero.is_err());
+    assert!(too_many.is_err());
 }
 
 // Invariant: page p of the offset reader scans (p - 1) * k rows to skip plus k rows to return,

@@ -5579,6 +5579,12 @@ fn check_http_events(engine: &HttpApi, events: &[http_api::Event]) -> Result<(),
             exchange.method != Method::Head || response.body.is_empty(),
             "invariant `HEAD has no body` broken"
         );
+        ensure!(
+            (response.status == 204) == response.content_length.is_none(),
+            "invariant `only 204 omits Content-Length` broken: {} with {:?}",
+            response.status,
+            response.content_length
+        );
     }
     ensure!(
         engine.orders().len() <= http_api::MAX_ORDERS,
@@ -5673,8 +5679,8 @@ proptest! {
 
     // In the resource design a safe method never changes the store and an error status changes
     // nothing. Every status has a reason phrase, 405 lists Allow, 201 carries Location, HEAD has
-    // no body, the store never exceeds MAX_ORDERS, and only paths without a leading / are
-    // rejected, changing nothing.
+    // no body, only 204 omits Content-Length, the store never exceeds MAX_ORDERS, and only paths
+    // without a leading / are rejected, changing nothing.
     #[test]
     fn http_api_keeps_invariants(case in http_case()) {
         run_http_case(&case)?;
@@ -6004,6 +6010,8 @@ enum PageOp {
     Insert(u32),
     /// Applies `Action::Delete`, valid or not.
     Delete(u32),
+    /// Applies `Action::DeletePassed`, valid or not.
+    DeletePassed(u32),
     Restart,
 }
 
@@ -6033,7 +6041,8 @@ fn page_op() -> impl Strategy<Value = PageOp> {
     prop_oneof![
         6 => (1u32..=20).prop_map(PageOp::Step),
         2 => count.clone().prop_map(PageOp::Insert),
-        2 => count.prop_map(PageOp::Delete),
+        2 => count.clone().prop_map(PageOp::Delete),
+        2 => count.prop_map(PageOp::DeletePassed),
         1 => Just(PageOp::Restart),
     ]
 }
@@ -6115,6 +6124,10 @@ fn run_page_case(case: &PageCase) -> Result<(), TestCaseError> {
             ),
             PageOp::Delete(count) => (
                 engine.apply(&pagination::Action::Delete { count }),
+                (1..=pagination::MAX_CHANGE).contains(&count),
+            ),
+            PageOp::DeletePassed(count) => (
+                engine.apply(&pagination::Action::DeletePassed { count }),
                 (1..=pagination::MAX_CHANGE).contains(&count),
             ),
             PageOp::Restart => (engine.apply(&pagination::Action::Restart), true),

@@ -794,6 +794,43 @@ test('http-api repeats PUT without change and POST with a new order', async () =
     await page.close();
 });
 
+test('http-api sends no Content-Length on 204 and counts retried PATCHes', async () => {
+    const { page, problems, widget } = await openChapter('beginner/02-http-methods.html');
+    const scene = widget.locator('svg.sdbe-scene');
+    const send = async (method, path) => {
+        await widget.locator('select[aria-label="Method"]').selectOption(method);
+        await widget.locator('select[aria-label="Path"]').selectOption(path);
+        await widget.locator('button.sdbe-send').click();
+    };
+
+    await send('DELETE', '/orders/1');
+    const deleted = await scene.locator('text').allTextContents();
+    await send('GET', '/orders/2');
+    const read = await scene.locator('text').allTextContents();
+    // Half the responses lost: PATCH retries until a response arrives or 3 attempts ran.
+    const loss = widget.locator('label:has-text("Responses lost") input');
+    await loss.fill('50');
+    await loss.dispatchEvent('change');
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+    await play.click();
+    for (let i = 0; i < 6; i++) {
+        await send('PATCH', '/orders/2');
+    }
+    await page.waitForTimeout(1_500);
+    await play.click();
+    const requests = await metricNumber(widget, 'requests');
+    const duplicates = await metricNumber(widget, 'duplicates');
+
+    assert.ok(deleted.includes('204 No Content'), deleted.join(' | '));
+    assert.ok(!deleted.some((text) => text.startsWith('Content-Length')), deleted.join(' | '));
+    assert.ok(read.includes('Content-Length: 16'), read.join(' | '));
+    // Every PATCH attempt beyond the first six is a duplicate write.
+    assert.equal(duplicates, requests - 6);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
 test('http-api crawler deletes through RPC GETs and never through resource GETs', async () => {
     const { page, problems, widget } = await openChapter('beginner/03-rest-api.html');
     await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
@@ -853,6 +890,33 @@ test('pagination: the offset reader duplicates rows and the cursor reader does n
 
     assert.ok(await metricNumber(widget, 'offset-duplicates') >= 3, 'offset duplicates');
     assert.equal(await metricNumber(widget, 'cursor-duplicates'), 0);
+    assert.equal(await metricNumber(widget, 'cursor-missed'), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('pagination: deleting read rows makes the offset reader skip them', async () => {
+    const { page, problems, widget } = await openChapter('beginner/21-pagination.html');
+    // No background changes, so only the three deletions move the list.
+    for (const label of ['Inserts/s', 'Deletes/s']) {
+        const field = widget.locator(`label:has-text("${label}") input`);
+        await field.fill('0');
+        await field.dispatchEvent('change');
+    }
+    const step = widget.locator('button', { hasText: /^Step$/ });
+
+    // One step fetches the first page of each reader.
+    await step.click();
+    await widget.locator('button.sdbe-delete').click();
+    const missedBefore = await metricNumber(widget, 'offset-missed');
+    // The next page is due 1 s later, 20 steps of 50 ms.
+    for (let i = 0; i < 20; i++) {
+        await step.click();
+    }
+
+    assert.equal(missedBefore, 0);
+    assert.equal(await metricNumber(widget, 'offset-pages'), 2);
+    assert.equal(await metricNumber(widget, 'offset-missed'), 3);
     assert.equal(await metricNumber(widget, 'cursor-missed'), 0);
     assert.deepEqual(problems, []);
     await page.close();

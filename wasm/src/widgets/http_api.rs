@@ -9,8 +9,11 @@ use crate::fields::NumberField;
 use crate::runner::{Command, RunnerHandle, use_runner};
 use crate::shell::{Parts, shell};
 
-/// Orders drawn per row before the rest collapse into "+N".
-const ROW_ORDERS: usize = 7;
+/// Box slots per row; when more orders exist, the last slot shows "+N" for the rest.
+const ROW_SLOTS: usize = 7;
+
+/// Lines the scene reserves for headers, method properties and the safe-method warning.
+const DETAIL_LINES: usize = 4;
 
 fn describe(event: &ApiEvent) -> Option<String> {
     Some(match event {
@@ -175,18 +178,28 @@ pub fn HttpApiWidget(props: &WidgetProps<HttpApiConfig>) -> Html {
 /// and after it.
 fn draw(engine: &HttpApi) -> Html {
     let last = engine.history().last();
-    let (request, status, headers, properties, class) = match last {
+    let (request, status, details, class) = match last {
         Some(exchange) => {
             let response = &exchange.response;
-            let mut headers = Vec::new();
+            let mut details = Vec::new();
             if let Some(location) = &response.location {
-                headers.push(format!("Location: {location}"));
+                details.push(format!("Location: {location}"));
             }
             if let Some(allow) = response.allow {
-                headers.push(format!("Allow: {allow}"));
+                details.extend(allow_lines(allow));
             }
-            headers.push(format!("Content-Length: {}", response.content_length));
+            if let Some(length) = response.content_length {
+                details.push(format!("Content-Length: {length}"));
+            }
             let yes_no = |flag: bool| if flag { "yes" } else { "no" };
+            details.push(format!(
+                "safe: {}   idempotent: {}",
+                yes_no(exchange.method.is_safe()),
+                yes_no(exchange.method.is_idempotent()),
+            ));
+            if exchange.method.is_safe() && exchange.before != exchange.after {
+                details.push("but this safe method changed the store!".to_string());
+            }
             let failed = response.status >= 400 || response.error_in_body;
             (
                 format!(
@@ -211,17 +224,7 @@ fn draw(engine: &HttpApi) -> Html {
                     },
                     if exchange.lost { ", lost" } else { "" }
                 ),
-                headers,
-                format!(
-                    "safe: {}   idempotent: {}{}",
-                    yes_no(exchange.method.is_safe()),
-                    yes_no(exchange.method.is_idempotent()),
-                    if exchange.method.is_safe() && exchange.before != exchange.after {
-                        "   but it changed the store!"
-                    } else {
-                        ""
-                    }
-                ),
+                details,
                 if failed {
                     "sdbe-rejected"
                 } else {
@@ -233,7 +236,6 @@ fn draw(engine: &HttpApi) -> Html {
             "Pick a method and a path, then Send".to_string(),
             String::new(),
             Vec::new(),
-            String::new(),
             "sdbe-idle",
         ),
     };
@@ -242,34 +244,54 @@ fn draw(engine: &HttpApi) -> Html {
     let after = engine.orders();
 
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 420 250" role="img"
+        <svg class="sdbe-scene" viewBox="0 0 420 256" role="img"
             aria-label={format!("{request}: {status}")}>
             <text x="8" y="20" font-size="15">{ request }</text>
             if last.is_some() {
                 <circle class={class} cx="14" cy="41" r="5" />
             }
             <text x="26" y="46" font-size="15">{ status }</text>
-            { for headers.iter().enumerate().map(|(i, header)| html! {
-                <text x="8" y={format!("{}", 68.0 + 18.0 * i as f64)} font-size="13">{ header }</text>
+            { for details.iter().take(DETAIL_LINES).enumerate().map(|(i, line)| html! {
+                <text x="8" y={format!("{}", 68.0 + 18.0 * i as f64)} font-size="13">{ line }</text>
             }) }
-            <text x="8" y="108" font-size="13">{ properties }</text>
-            { draw_row("before", before, if last.is_some() { after } else { before }, 130.0, false) }
-            { if last.is_some() { draw_row("after", after, before, 192.0, true) } else { html! {} } }
+            { draw_row("before", before, if last.is_some() { after } else { before }, 144.0, false) }
+            { if last.is_some() { draw_row("after", after, before, 206.0, true) } else { html! {} } }
         </svg>
     }
 }
 
-/// Draws one row of orders as boxes labelled `id: qty`.
+/// Splits an `Allow` header that would not fit a 360 px screen into two lines, after the
+/// fourth method, so the longest list (six methods) stays inside the scene.
+fn allow_lines(allow: &str) -> Vec<String> {
+    let methods: Vec<&str> = allow.split(", ").collect();
+    if methods.len() <= 4 {
+        return vec![format!("Allow: {allow}")];
+    }
+    let (first, rest) = methods.split_at(4);
+    vec![
+        format!("Allow: {},", first.join(", ")),
+        rest.join(", "),
+    ]
+}
+
+/// Draws one row of orders as boxes labelled `id: qty`, with "+N" in the last slot when more
+/// orders than [`ROW_SLOTS`] exist.
 ///
 /// The row is compared with `other`, so new or changed orders stand out in the after row and
 /// removed ones in the before row.
 fn draw_row(label: &str, orders: &Store, other: &Store, top: f64, is_after: bool) -> Html {
+    let box_count = if orders.len() > ROW_SLOTS {
+        ROW_SLOTS - 1
+    } else {
+        ROW_SLOTS
+    };
+    let slot_x = |i: usize| 8.0 + 58.0 * i as f64;
     let boxes = orders
         .iter()
-        .take(ROW_ORDERS)
+        .take(box_count)
         .enumerate()
         .map(|(i, (id, order))| {
-            let x = 8.0 + 58.0 * i as f64;
+            let x = slot_x(i);
             let differs = other.get(id) != Some(order);
             let class = match (differs, is_after) {
                 (false, _) => "sdbe-box",
@@ -285,7 +307,7 @@ fn draw_row(label: &str, orders: &Store, other: &Store, top: f64, is_after: bool
                 </>
             }
         });
-    let more = orders.len().saturating_sub(ROW_ORDERS);
+    let more = orders.len().saturating_sub(box_count);
     html! {
         <>
             <text x="8" y={format!("{top}")} font-size="13">
@@ -293,7 +315,8 @@ fn draw_row(label: &str, orders: &Store, other: &Store, top: f64, is_after: bool
             </text>
             { for boxes }
             if more > 0 {
-                <text x="414" y={format!("{}", top + 30.0)} font-size="13" text-anchor="end">
+                <text x={format!("{}", slot_x(box_count) + 26.0)} y={format!("{}", top + 30.0)}
+                    font-size="13" text-anchor="middle">
                     { format!("+{more}") }
                 </text>
             }

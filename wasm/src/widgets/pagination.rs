@@ -15,6 +15,10 @@ const PAGES_SHOWN: usize = 8;
 const IDS_SHOWN: usize = 6;
 /// Height of one page row, in scene units.
 const ROW_H: f64 = 22.0;
+/// Baseline of the first page row, below the title, the counts and the column header.
+const PAGES_TOP: f64 = 78.0;
+/// Missed ids listed under a column; more end with an ellipsis, so the line fits the column.
+const MISSED_SHOWN: usize = 5;
 
 fn describe(event: &PageEvent) -> Option<String> {
     match event {
@@ -86,7 +90,7 @@ pub fn PaginationWidget(props: &WidgetProps<PaginationConfig>) -> Html {
             <button type="button" class="sdbe-primary sdbe-insert" disabled={disabled}
                 onclick={act(Action::Insert { count: 3 })}>{ "Insert 3 at top" }</button>
             <button type="button" class="sdbe-delete" disabled={disabled}
-                onclick={act(Action::Delete { count: 3 })}>{ "Delete 3" }</button>
+                onclick={act(Action::DeletePassed { count: 3 })}>{ "Delete 3 read rows" }</button>
             <button type="button" class="sdbe-restart-read" disabled={disabled}
                 onclick={act(Action::Restart)}>{ "Read again" }</button>
         </>
@@ -112,7 +116,7 @@ pub fn PaginationWidget(props: &WidgetProps<PaginationConfig>) -> Html {
 fn draw(engine: &Pagination) -> Html {
     let readers = engine.readers();
     let missed = engine.missed();
-    let height = 78.0 + ROW_H * PAGES_SHOWN as f64 + 30.0;
+    let height = PAGES_TOP + ROW_H * PAGES_SHOWN as f64 + 30.0;
     let columns = readers
         .iter()
         .zip(missed.iter())
@@ -144,12 +148,13 @@ fn draw(engine: &Pagination) -> Html {
     }
 }
 
-/// Draws one reader: its method, its last pages with duplicates marked, and what it missed.
+/// Draws one reader: its method, its counts, its last pages with duplicates marked, and what it
+/// missed. The counts sit on their own line, so a column stays within its 208 units at 360 px.
 fn draw_reader(reader: &Reader, missed: &[u64], x: f64, height: f64) -> Html {
     let status = if reader.finished { ", done" } else { "" };
-    let title = format!(
-        "{}: {} dup, {} missed{status}",
-        reader.method.label(),
+    let title = format!("{} reader", reader.method.label());
+    let counts = format!(
+        "{} dup, {} missed{status}",
         reader.duplicate_count(),
         missed.len()
     );
@@ -159,9 +164,17 @@ fn draw_reader(reader: &Reader, missed: &[u64], x: f64, height: f64) -> Html {
         .iter()
         .skip(skip)
         .enumerate()
-        .map(|(row, page)| draw_page(page, x, 62.0 + row as f64 * ROW_H));
-    let missed_text: Vec<String> = missed.iter().take(8).map(u64::to_string).collect();
-    let more = if missed.len() > 8 { " …" } else { "" };
+        .map(|(row, page)| draw_page(page, x, PAGES_TOP + row as f64 * ROW_H));
+    let missed_text: Vec<String> = missed
+        .iter()
+        .take(MISSED_SHOWN)
+        .map(u64::to_string)
+        .collect();
+    let more = if missed.len() > MISSED_SHOWN {
+        " …"
+    } else {
+        ""
+    };
     let missed_line = (!missed.is_empty()).then(|| {
         html! {
             <text x={f(x)} y={f(height - 30.0)} font-size="13">
@@ -170,8 +183,9 @@ fn draw_reader(reader: &Reader, missed: &[u64], x: f64, height: f64) -> Html {
     });
     html! {
         <g>
-            <text x={f(x)} y="18" font-size="14">{ title }</text>
-            <text x={f(x)} y="38" font-size="13">{ "page: ids · scanned" }</text>
+            <text x={f(x)} y="18" font-size="14" font-weight="bold">{ title }</text>
+            <text x={f(x)} y="36" font-size="13">{ counts }</text>
+            <text x={f(x)} y="56" font-size="13">{ "page: ids · scanned" }</text>
             { for pages }
             { for missed_line }
         </g>
