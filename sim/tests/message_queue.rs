@@ -168,10 +168,18 @@ fn latency_recovers_after_backlog_drains() {
         apply(&mut engine, &Action::AddConsumer, seed);
         apply(&mut engine, &Action::AddConsumer, seed);
         run_for(&mut engine, 30_000.0);
-        let drained_p95 = engine.latency_percentiles().map_or(f64::INFINITY, |p| p.p95_ms);
+        let drained_p95 = engine
+            .latency_percentiles()
+            .map_or(f64::INFINITY, |p| p.p95_ms);
 
-        assert!(backlog_p95 > 3_000.0, "seed {seed}: p95 {backlog_p95} ms with a backlog");
-        assert!(drained_p95 < 1_500.0, "seed {seed}: p95 {drained_p95} ms after draining");
+        assert!(
+            backlog_p95 > 3_000.0,
+            "seed {seed}: p95 {backlog_p95} ms with a backlog"
+        );
+        assert!(
+            drained_p95 < 1_500.0,
+            "seed {seed}: p95 {drained_p95} ms after draining"
+        );
     }
 }
 

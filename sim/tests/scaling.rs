@@ -259,7 +259,10 @@ fn crashed_machine_still_costs() {
 
     assert!((before - 4.0 * 0.10).abs() < 1e-9, "4 nodes cost {before}");
     assert!((crashed - before).abs() < 1e-9, "after a crash {crashed}");
-    assert!((removed - 3.0 * 0.10).abs() < 1e-9, "after removing one {removed}");
+    assert!(
+        (removed - 3.0 * 0.10).abs() < 1e-9,
+        "after removing one {removed}"
+    );
 }
 
 /// Every request is served, dropped, failed or still in the system.
