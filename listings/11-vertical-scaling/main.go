@@ -27,10 +27,11 @@ func usl(n int, sigma, kappa float64) float64 {
 	return x / (1 + sigma*(x-1) + kappa*x*(x-1))
 }
 
-// One work item. Real computation would stop scaling at this machine's
-// 2 cores, so the work is sleeps instead, like waiting on a disk or a
-// network. The Python listing does the same because of its GIL, and in
-// both the scaling shape comes from the lock.
+// One work item. Real computation would stop scaling once the workers
+// outnumber the machine's cores, which on a small machine happens early,
+// so the work is sleeps instead, like waiting on a disk or a network. The
+// Python listing does the same because of its GIL, and in both the
+// scaling shape comes from the lock.
 func work(lock *sync.Mutex, workers int) {
 	time.Sleep(freeTime)
 
@@ -113,26 +114,28 @@ func main() {
 		fmt.Printf("workers=%d: %.1f items/s, C(%d)=%.2f\n",
 			n, rates[n], n, relative[n])
 	}
-	// => prints: workers=1: 49.5 items/s, C(1)=1.00 (varies)
-	// => prints: workers=2: 94.0 items/s, C(2)=1.90 (varies)
-	// => prints: workers=4: 170.0 items/s, C(4)=3.43 (varies)
-	// => prints: workers=8: 108.0 items/s, C(8)=2.18 (varies)
+	// One run's output on a 2-core machine. The rates vary from run to run.
+	// => prints: workers=1: 44.5 items/s, C(1)=1.00 (varies)
+	// => prints: workers=2: 85.1 items/s, C(2)=1.91 (varies)
+	// => prints: workers=4: 148.0 items/s, C(4)=3.32 (varies)
+	// => prints: workers=8: 100.0 items/s, C(8)=2.25 (varies)
 
 	// Fit the USL to what was measured. The lock is held 2 + (N - 1) ms of
 	// every item, so it saturates between 4 and 8 workers: with 8 it is
 	// held 9 ms per item, at most 111 items per second, slower than 4.
-	// => the curve bends harder than the USL can, so the fit is rough
+	// => the curve bends harder than the USL can, so the fit is rough:
+	// in the same run, 3.32 measured at 4 workers against 2.61 fitted
 	fitSigma, fitKappa := fit(relative)
 	fmt.Printf("fitted: sigma=%.3f kappa=%.3f\n", fitSigma, fitKappa)
-	// => prints: fitted: sigma=0.000 kappa=0.046 (varies)
+	// => prints: fitted: sigma=0.000 kappa=0.044 (varies)
 	for _, n := range pools {
 		fmt.Printf("N=%d: measured %.2f, fitted USL %.2f\n",
 			n, relative[n], usl(n, fitSigma, fitKappa))
 	}
-	// => prints: N=1: measured 1.00, fitted USL 1.00 (varies)
-	// => prints: N=2: measured 1.87, fitted USL 1.83 (varies)
-	// => prints: N=4: measured 3.33, fitted USL 2.27 (varies)
-	// => prints: N=8: measured 2.19, fitted USL 2.22 (varies)
+	// => prints: N=1: measured 1.00, fitted USL 1.00
+	// => prints: N=2: measured 1.91, fitted USL 1.84 (varies)
+	// => prints: N=4: measured 3.32, fitted USL 2.61 (varies)
+	// => prints: N=8: measured 2.25, fitted USL 2.29 (varies)
 	if fitKappa > 0 {
 		peak := math.Sqrt((1 - fitSigma) / fitKappa)
 		fmt.Printf("fitted peak: N* = %.1f workers\n", peak)

@@ -19,10 +19,11 @@ def usl(n: int, sigma: float, kappa: float) -> float:
     return n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
 
 
-# One work item. This machine has 2 cores and CPython runs one thread at a
-# time (the GIL), so real computation would stop scaling at 1 worker.
-# The work is sleeps instead, like waiting on a disk or a network, and
-# sleeping threads release the GIL. The scaling shape comes from the lock.
+# One work item. CPython runs one thread at a time (the GIL), so real
+# computation would stop scaling at 1 worker, and in any language it stops
+# once the workers outnumber the cores. The work is sleeps instead, like
+# waiting on a disk or a network, and sleeping threads release the GIL.
+# The scaling shape comes from the lock.
 def work(lock: threading.Lock, workers: int) -> None:
     time.sleep(FREE_S)
 
@@ -97,29 +98,31 @@ def main() -> None:
     relative = {n: rate / rates[1] for n, rate in rates.items()}
     for n in POOLS:
         print(f"workers={n}: {rates[n]:.1f} items/s, C({n})={relative[n]:.2f}")
-    # => prints: workers=1: 49.5 items/s, C(1)=1.00 (varies)
-    # => prints: workers=2: 94.0 items/s, C(2)=1.90 (varies)
-    # => prints: workers=4: 170.0 items/s, C(4)=3.43 (varies)
-    # => prints: workers=8: 108.0 items/s, C(8)=2.18 (varies)
+    # One run's output on a 2-core machine. The rates vary from run to run.
+    # => prints: workers=1: 47.1 items/s, C(1)=1.00 (varies)
+    # => prints: workers=2: 86.5 items/s, C(2)=1.84 (varies)
+    # => prints: workers=4: 161.8 items/s, C(4)=3.44 (varies)
+    # => prints: workers=8: 99.2 items/s, C(8)=2.11 (varies)
 
     # Fit the USL to what was measured. The lock is held 2 + (N - 1) ms of
     # every item, so it saturates between 4 and 8 workers: with 8 it is
     # held 9 ms per item, at most 111 items per second, slower than 4.
-    # => the curve bends harder than the USL can, so the fit is rough
+    # => the curve bends harder than the USL can, so the fit is rough:
+    # in the same run, 3.44 measured at 4 workers against 2.53 fitted
     fitted_sigma, fitted_kappa = fit(relative)
     print(f"fitted: sigma={fitted_sigma:.3f} kappa={fitted_kappa:.3f}")
-    # => prints: fitted: sigma=0.000 kappa=0.046 (varies)
+    # => prints: fitted: sigma=0.000 kappa=0.048 (varies)
     for n in POOLS:
         predicted = usl(n, fitted_sigma, fitted_kappa)
         print(f"N={n}: measured {relative[n]:.2f}, fitted USL {predicted:.2f}")
-    # => prints: N=1: measured 1.00, fitted USL 1.00 (varies)
-    # => prints: N=2: measured 1.87, fitted USL 1.83 (varies)
-    # => prints: N=4: measured 3.33, fitted USL 2.27 (varies)
-    # => prints: N=8: measured 2.19, fitted USL 2.22 (varies)
+    # => prints: N=1: measured 1.00, fitted USL 1.00
+    # => prints: N=2: measured 1.84, fitted USL 1.82 (varies)
+    # => prints: N=4: measured 3.44, fitted USL 2.53 (varies)
+    # => prints: N=8: measured 2.11, fitted USL 2.16 (varies)
     if fitted_kappa > 0:
         peak = math.sqrt((1 - fitted_sigma) / fitted_kappa)
         print(f"fitted peak: N* = {peak:.1f} workers")
-        # => prints: fitted peak: N* = 4.7 workers (varies)
+        # => prints: fitted peak: N* = 4.5 workers (varies)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ func (b *Broker) Receive() Message {
 }
 
 // Ack deletes a message for good: the consumer has finished with it.
+// NOTE: the table is keyed by message id, so a late Ack from a consumer
+// whose timeout passed would delete the redelivered copy's entry too.
+// Real brokers key by delivery: a RabbitMQ delivery tag, an SQS receipt
+// handle.
 func (b *Broker) Ack(id int) {
 	b.mu.Lock()
 	delete(b.inFlight, id)
@@ -100,7 +104,9 @@ func (b *Broker) requeueExpired() {
 				}
 			}
 			b.mu.Unlock()
-			// => sent outside the lock, because a full channel blocks
+			// => sent outside the lock, because a full channel blocks.
+			// A channel has no front, so a redelivered message waits at
+			// the tail, behind newer ones, while the widget puts it at the head.
 			for _, msg := range expired {
 				b.ready <- msg
 			}

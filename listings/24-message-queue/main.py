@@ -50,6 +50,10 @@ class Broker:
         return msg
 
     # Ack deletes a message for good: the consumer has finished with it.
+    # NOTE: the table is keyed by message id, so a late ack from a consumer
+    # whose timeout passed would delete the redelivered copy's entry too.
+    # Real brokers key by delivery: a RabbitMQ delivery tag, an SQS receipt
+    # handle.
     def ack(self, id: int) -> None:
         with self.lock:
             self.in_flight.pop(id, None)
@@ -67,7 +71,9 @@ class Broker:
                 expired = [m for m, d in self.in_flight.values() if now > d]
                 for msg in expired:
                     del self.in_flight[msg.id]
-            # => put outside the lock, because a full queue blocks
+            # => put outside the lock, because a full queue blocks. A
+            # redelivered message waits at the tail, behind newer ones,
+            # while the widget puts it at the head.
             for msg in expired:
                 self.ready.put(msg)
 

@@ -47,6 +47,10 @@ pub const MAX_QUEUE_LEN: u32 = 10_000;
 /// Largest publish rate, in messages per second.
 pub const MAX_PUBLISH_PER_S: f64 = 200.0;
 
+/// Window of acks that the latency percentiles cover, in milliseconds, so that they fall
+/// again once a backlog drains.
+pub const LATENCY_WINDOW_MS: f64 = 10_000.0;
+
 /// Whether producers and consumers talk through a queue or call each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -338,7 +342,8 @@ pub struct MessageQueue {
     unacked: Vec<Unacked>,
     consumers: Vec<Consumer>,
     counts: Counts,
-    latency: LatencyHistogram,
+    /// `(ack time, publish-to-ack latency)` of the acks within the last [`LATENCY_WINDOW_MS`].
+    recent_latency: VecDeque<(f64, f64)>,
 }
 
 impl MessageQueue {
@@ -387,9 +392,26 @@ impl MessageQueue {
             .map(|published| self.now_ms - published)
     }
 
-    /// Returns publish-to-ack latency percentiles since the start.
+    /// Returns publish-to-ack latency percentiles of the acks in the last
+    /// [`LATENCY_WINDOW_MS`], or `None` when there were none.
     pub fn latency_percentiles(&self) -> Option<Percentiles> {
-        self.latency.percentiles()
+        let mut histogram = LatencyHistogram::new();
+        for &(_, latency_ms) in &self.recent_latency {
+            histogram.record_ms(latency_ms);
+        }
+        histogram.percentiles()
+    }
+
+    /// Forgets the acks older than [`LATENCY_WINDOW_MS`].
+    fn trim_latency_window(&mut self) {
+        let cutoff = self.now_ms - LATENCY_WINDOW_MS;
+        while self
+            .recent_latency
+            .front()
+            .is_some_and(|&(at_ms, _)| at_ms <= cutoff)
+        {
+            self.recent_latency.pop_front();
+        }
     }
 
     fn next_gap_ms(&mut self) -> f64 {
@@ -551,7 +573,7 @@ impl MessageQueue {
                 let unacked = self.unacked.swap_remove(position);
                 consumer.acked += 1;
                 let latency_ms = at_ms - unacked.message.published_ms;
-                self.latency.record_ms(latency_ms);
+                self.recent_latency.push_back((at_ms, latency_ms));
                 self.counts.acked += 1;
                 events.push(Event::Acked {
                     at_ms,
@@ -737,7 +759,7 @@ impl Engine for MessageQueue {
             unacked: Vec::new(),
             consumers,
             counts: Counts::default(),
-            latency: LatencyHistogram::new(),
+            recent_latency: VecDeque::new(),
         };
         engine.next_arrival_ms = engine.next_gap_ms();
         Ok(engine)
@@ -758,6 +780,7 @@ impl Engine for MessageQueue {
             }
         }
         self.now_ms = end_ms;
+        self.trim_latency_window();
         events
     }
 
@@ -849,7 +872,7 @@ impl Engine for MessageQueue {
         Snapshot {
             at_ms: self.now_ms,
             metrics,
-            latency: self.latency.percentiles(),
+            latency: self.latency_percentiles(),
             samples: vec![Sample {
                 label: "queue depth",
                 value: self.depth() as f64,

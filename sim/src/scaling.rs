@@ -5,15 +5,18 @@
 //! `nodes` machines with `cores` workers each. A request takes `service_ms` on one worker when
 //! nothing else runs, and contention (`sigma`) and coherency (`kappa`) stretch that time to
 //! `service_ms * (1 + sigma (N - 1) + kappa N (N - 1))`, where `N` is the number of cores
-//! (vertical) or of nodes that are up (horizontal). Total capacity is then
+//! (vertical) or of nodes that are up (horizontal). The stretch depends on the units installed,
+//! not on how many are busy, so every request pays it even at low load. This simplification
+//! makes the served rate under overload match the USL at every size. Total capacity is then
 //! `N * per_unit / (1 + sigma (N - 1) + kappa N (N - 1))` requests per second, which is
 //! Neil Gunther's USL; with `kappa = 0` it is Amdahl's law.
 //!
 //! Service times are fixed, not random, so a worker completes at most one request per
-//! stretched service time and the served rate can never pass the USL capacity. Each machine
-//! has one FIFO queue of at most `queue_limit` requests, and a request that finds it full is
-//! dropped. Queueing delay grows without bound as utilization (offered load over capacity)
-//! nears 1.
+//! stretched service time and the served rate cannot pass the USL capacity on average. A
+//! 2-second window can still count a little more, when requests that started in the window
+//! before finish in this one. Each machine has one FIFO queue of at most `queue_limit`
+//! requests, and a request that finds it full is dropped. Queueing delay grows without bound
+//! as utilization (offered load over capacity) nears 1.
 //!
 //! The machine sizes and their hourly prices in [`SIZES`] are illustrative, not a provider's
 //! price list.
@@ -413,10 +416,11 @@ impl Scaling {
         }
     }
 
-    /// Returns the hourly price of everything running: machines that are up.
+    /// Returns the hourly price of every machine, up or crashed: a crashed machine is still
+    /// paid for until it is removed.
     pub fn cost_per_hour(&self) -> f64 {
         let each = price_per_hour(self.config.cores).unwrap_or(0.0);
-        each * f64::from(self.nodes_up())
+        each * self.machines.len() as f64
     }
 
     /// Returns the dollars per million requests served at the recent served rate, or `None`

@@ -5,7 +5,8 @@
 use sim::Engine;
 use sim::faults::Fault;
 use sim::message_queue::{
-    Action, Event, MessageQueue, MessageQueueConfig, Mode, Overflow, RejectReason, STEP_MS,
+    Action, Event, LATENCY_WINDOW_MS, MessageQueue, MessageQueueConfig, Mode, Overflow,
+    RejectReason, STEP_MS,
 };
 
 fn build(config: &MessageQueueConfig, seed: u64) -> MessageQueue {
@@ -153,6 +154,61 @@ fn depth_stays_small_when_consumers_keep_up() {
 
         assert!(engine.depth() < 20, "seed {seed}: depth {}", engine.depth());
     }
+}
+
+// Invariant: the latency percentiles cover only the acks of the last LATENCY_WINDOW_MS, so p95
+// climbs while a backlog builds and falls back below 1.5 s once added consumers drain it.
+#[test]
+fn latency_recovers_after_backlog_drains() {
+    for seed in 0..10 {
+        let mut engine = build(&MessageQueueConfig::default(), seed);
+        run_for(&mut engine, 30_000.0);
+        let backlog_p95 = engine.latency_percentiles().map_or(0.0, |p| p.p95_ms);
+
+        apply(&mut engine, &Action::AddConsumer, seed);
+        apply(&mut engine, &Action::AddConsumer, seed);
+        run_for(&mut engine, 30_000.0);
+        let drained_p95 = engine
+            .latency_percentiles()
+            .map_or(f64::INFINITY, |p| p.p95_ms);
+
+        assert!(
+            backlog_p95 > 3_000.0,
+            "seed {seed}: p95 {backlog_p95} ms with a backlog"
+        );
+        assert!(
+            drained_p95 < 1_500.0,
+            "seed {seed}: p95 {drained_p95} ms after draining"
+        );
+    }
+}
+
+// Invariant: the percentiles forget an ack once it is LATENCY_WINDOW_MS old, so with no
+// publishes they are empty a window after the last ack.
+#[test]
+fn latency_window_forgets_old_acks() {
+    let mut engine = build(&MessageQueueConfig::default(), 1);
+    run_for(&mut engine, 5_000.0);
+    apply(
+        &mut engine,
+        &Action::SetPublishRate { publish_per_s: 0.0 },
+        1,
+    );
+    // Step until the last message is acked, at most 20 s.
+    for _ in 0..400 {
+        if engine.depth() + engine.unacked().len() == 0 {
+            break;
+        }
+        engine.step();
+    }
+    let drained = engine.depth() + engine.unacked().len();
+    let at_last_ack = engine.latency_percentiles();
+
+    run_for(&mut engine, LATENCY_WINDOW_MS);
+
+    assert_eq!(drained, 0, "the queue drains with no publishes");
+    assert!(at_last_ack.is_some(), "the last acks are in the window");
+    assert_eq!(engine.latency_percentiles(), None);
 }
 
 // Invariant: a message held by a consumer that crashes is not lost. After the ack timeout it is

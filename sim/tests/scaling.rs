@@ -243,6 +243,28 @@ fn crash_moves_load_to_survivors() {
     assert!((engine.capacity_per_s() - engine.capacity_at(3)).abs() < 1e-9);
 }
 
+/// A crashed machine is still paid for: the hourly cost counts every machine, up or down,
+/// and falls only when a node is removed.
+#[test]
+fn crashed_machine_still_costs() {
+    let mut engine = build(&horizontal(4, 250.0), 3);
+    let before = engine.cost_per_hour();
+
+    engine
+        .apply(&Action::Fault(Fault::Crash { node: 1 }))
+        .expect("crash machine 1");
+    let crashed = engine.cost_per_hour();
+    engine.apply(&Action::RemoveNode).expect("remove node 4");
+    let removed = engine.cost_per_hour();
+
+    assert!((before - 4.0 * 0.10).abs() < 1e-9, "4 nodes cost {before}");
+    assert!((crashed - before).abs() < 1e-9, "after a crash {crashed}");
+    assert!(
+        (removed - 3.0 * 0.10).abs() < 1e-9,
+        "after removing one {removed}"
+    );
+}
+
 /// Every request is served, dropped, failed or still in the system.
 #[test]
 fn requests_are_conserved() {

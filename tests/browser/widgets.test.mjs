@@ -869,9 +869,12 @@ test('message queue grows a backlog and redelivers a crashed consumer message', 
     await page.waitForTimeout(2_500);
     await play.click();
     const redelivered = await metricNumber(widget, 'redelivered');
+    await widget.locator('button.sdbe-add').click();
+    const consumersField = await widget.locator('label:has-text("Consumers") input').inputValue();
 
     assert.ok(depth > 5, `queue depth ${depth} after a few seconds`);
     assert.ok(redelivered >= 1, `redelivered ${redelivered}`);
+    assert.equal(consumersField, '3', 'the Consumers field shows the live count');
     assert.equal(await metricNumber(widget, 'rejected'), 0);
     assert.deepEqual(problems, []);
     await page.close();

@@ -138,6 +138,11 @@ pub fn MessageQueueWidget(props: &WidgetProps<MessageQueueConfig>) -> Html {
         })
     };
     let queued = current.mode == Mode::Queue;
+    // The live count, which Add and Remove consumer change; editing the field restarts the run.
+    let live_consumers = match &run.engine {
+        Ok(queue) => queue.consumers().len() as f64,
+        Err(_) => f64::from(run.config.consumers),
+    };
     let params = html! {
         <>
             <label class="sdbe-field">
@@ -151,7 +156,7 @@ pub fn MessageQueueWidget(props: &WidgetProps<MessageQueueConfig>) -> Html {
                 max={200.0} step={0.5} on_change={on_rate} />
             <NumberField label="Processing (ms)" value={current.process_ms} min={1.0}
                 max={60_000.0} on_change={on_process} />
-            <NumberField label="Consumers" value={f64::from(run.config.consumers)} min={1.0}
+            <NumberField label="Consumers" value={live_consumers} min={1.0}
                 max={8.0} on_change={configure(|c, v| c.consumers = v as u32)} />
             <NumberField label="Max length (0 = none)" value={f64::from(run.config.max_len)}
                 min={0.0} max={10_000.0} on_change={configure(|c, v| c.max_len = v as u32)} />
@@ -231,6 +236,7 @@ fn draw(queue: &MessageQueue) -> Html {
         });
         html! {
             <>
+                <line class="sdbe-line" x1="90" y1={f(mid)} x2="104" y2={f(mid)} />
                 <rect class="sdbe-box" x="104" y={f(mid - 40.0)} width="196" height="80" rx="4" />
                 { for cells }
                 <text x="202" y={f(mid - 48.0)} font-size="13" text-anchor="middle">

@@ -165,8 +165,8 @@ fn x_of(engine: &Scaling, n: f64) -> f64 {
     PLOT_X + PLOT_W * fraction.clamp(0.0, 1.0)
 }
 
-/// Draws the machines, then the USL capacity curve with the measured points, the offered
-/// load as a dashed line and the current size as a vertical line.
+/// Draws the machines, then the USL capacity curve with the served rate measured at each size
+/// as dots, the offered load as a dashed line and the current size as a vertical line.
 fn draw(engine: &Scaling) -> Html {
     let config = engine.config();
     let units: Vec<u32> = match config.mode {
@@ -217,7 +217,7 @@ fn draw(engine: &Scaling) -> Html {
     let bottom = PLOT_TOP + PLOT_H;
 
     html! {
-        <svg class="sdbe-scene" viewBox="0 0 420 300" role="img" aria-label={headline.clone()}>
+        <svg class="sdbe-scene" viewBox="0 0 420 316" role="img" aria-label={headline.clone()}>
             <text x="8" y="20" font-size="14">{ headline }</text>
             { draw_machines(engine) }
             <text x="8" y="104" font-size="13">{ "busy workers (fill), queue (bar below)" }</text>
@@ -243,9 +243,11 @@ fn draw(engine: &Scaling) -> Html {
                 text-anchor="end" font-size="13">{ last }</text>
             <text x={(PLOT_X + PLOT_W / 2.0).to_string()} y={(bottom + 16.0).to_string()}
                 text-anchor="middle" font-size="13">{ unit }</text>
-            <text x="8" y="294" font-size="13">
-                { "line: USL capacity · dots: measured · dashed: load" }
+            // Two short lines, so that the legend fits at 360 px.
+            <text x="8" y="292" font-size="13">
+                { "line: USL capacity · dots: served/s" }
             </text>
+            <text x="8" y="310" font-size="13">{ "dashed: offered load" }</text>
         </svg>
     }
 }
