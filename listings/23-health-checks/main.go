@@ -19,11 +19,11 @@ import (
 
 const (
 	warmUp           = 200 * time.Millisecond // before a fresh process serves
-	period           = 50 * time.Millisecond  // between probe rounds
+	period           = 100 * time.Millisecond // between starts of probe rounds
 	probeTimeout     = 50 * time.Millisecond  // a slower probe has failed
 	failureThreshold = 3                      // failures in a row to act on
 	clientTimeout    = 100 * time.Millisecond // a slower request has failed
-	batch            = 6                      // requests per batch, sent at once
+	batch            = 6                      // requests sent at once
 )
 
 // Instance is one process of the service: an HTTP server on 127.0.0.1
@@ -167,14 +167,18 @@ func (c *Checker) waitUntil(check func(rotation map[string]bool) bool) {
 
 func (c *Checker) start() { go c.run() }
 
+// run starts a probe round on every tick of a ticker, as the kubelet
+// does: rounds begin a period apart, or at once after a round overran.
 func (c *Checker) run() {
 	defer close(c.done)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
 	for {
 		c.probeRound()
 		select {
 		case <-c.stop:
 			return
-		case <-time.After(period):
+		case <-tick.C:
 		}
 	}
 }
@@ -219,7 +223,8 @@ func (c *Checker) judge(name string, live, ready bool) {
 		c.readyFails[name] = 0
 		if !c.rotation[name] {
 			c.rotation[name] = true
-			fmt.Printf("checker: %s passed /readyz, joins the rotation\n", name)
+			fmt.Printf("checker: %s passed /readyz, joins the rotation\n",
+				name)
 		}
 	} else {
 		c.readyFails[name]++
@@ -227,7 +232,8 @@ func (c *Checker) judge(name string, live, ready bool) {
 		if n >= failureThreshold && c.rotation[name] {
 			// => a failed readiness check removes, it never restarts
 			delete(c.rotation, name)
-			fmt.Printf("checker: %s failed /readyz %d times, removed\n", name, n)
+			fmt.Printf("checker: %s failed /readyz %d times, removed\n",
+				name, n)
 		}
 	}
 	if live {
@@ -313,7 +319,8 @@ func sendBatch(b *Balancer, label string) int {
 		failed += counts[kind]
 		parts = append(parts, fmt.Sprintf("%s x%d", kind, counts[kind]))
 	}
-	line := fmt.Sprintf("%s: %d served, %d failed", label, batch-failed, failed)
+	line := fmt.Sprintf("%s: %d served, %d failed",
+		label, batch-failed, failed)
 	if failed > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
@@ -380,7 +387,7 @@ func withChecks() int {
 	// => prints: checker: C passed /readyz, joins the rotation
 	fmt.Printf("C joined %d ms after it started\n",
 		time.Since(started).Milliseconds())
-	// => prints: C joined 230 ms after it started (varies)
+	// => prints: C joined 205 ms after it started (varies)
 
 	// B hangs. Until failureThreshold probes in a row have failed, the
 	// balancer still sends it a third of the requests.
@@ -396,7 +403,7 @@ func withChecks() int {
 	// => prints: checker: B failed /livez 3 times, restarted
 	fmt.Printf("B left the rotation %d ms after it hung\n",
 		time.Since(hungAt).Milliseconds())
-	// => prints: B left the rotation 300 ms after it hung (varies)
+	// => prints: B left the rotation 350 ms after it hung (varies)
 
 	// The fresh B is cold: it rejoins only when its /readyz passes.
 	c.waitUntil(func(r map[string]bool) bool { return r["B"] })

@@ -21,6 +21,10 @@
 //! rotation. A started or restarted instance is first probed one period after its start, and it is
 //! never in the rotation before a readiness probe has passed.
 //!
+//! A probe's result counts at the moment the probe is sent, so a probe of a hung instance fails
+//! at once. A real probe fails only when its timeout runs out (1 s by default in Kubernetes), so a
+//! real checker catches a hang one probe timeout later than this engine does.
+//!
 //! At the start the first `warm` instances are warm and in the rotation, as if they had started
 //! and passed their probes before the run; the others start cold at 0 ms. With `checks` off the
 //! balancer routes to every instance whatever its state, and nothing restarts a hung instance.
@@ -312,15 +316,39 @@ pub struct Segment {
     pub in_rotation: bool,
 }
 
+/// How one probe of an instance's `/livez` and `/readyz` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// Both passed: the instance runs and can serve.
+    Passed,
+    /// `/livez` passed and `/readyz` failed: the instance runs but cannot serve (cold, or without
+    /// its dependency). Enough of these take it out of the rotation; none restarts it.
+    ReadyFailed,
+    /// `/livez` failed, and `/readyz` with it: the instance is hung. Enough of these restart it.
+    LiveFailed,
+}
+
+impl ProbeOutcome {
+    /// Returns the outcome of a probe whose liveness and readiness results were `live` and
+    /// `ready`.
+    pub fn of(live: bool, ready: bool) -> Self {
+        match (live, ready) {
+            (true, true) => Self::Passed,
+            (true, false) => Self::ReadyFailed,
+            (false, _) => Self::LiveFailed,
+        }
+    }
+}
+
 /// Something the widget marks on an instance's timeline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mark {
-    /// A probe: `passed` is true when both probes passed.
+    /// A probe of `/livez` and `/readyz`.
     Probe {
         /// Simulated time in milliseconds.
         at_ms: f64,
-        /// Whether liveness and readiness both passed.
-        passed: bool,
+        /// Which of the two probes passed.
+        outcome: ProbeOutcome,
     },
     /// A request the instance failed.
     Failed {
@@ -847,7 +875,7 @@ impl HealthCheck {
         });
         instance.marks.push_back(Mark::Probe {
             at_ms,
-            passed: live && ready,
+            outcome: ProbeOutcome::of(live, ready),
         });
 
         if ready {

@@ -2,7 +2,8 @@
 
 use sim::Engine;
 use sim::health_check::{
-    Action, Event, FailReason, HealthCheck, HealthCheckConfig, RestartCause, STEP_MS,
+    Action, Event, FailReason, HealthCheck, HealthCheckConfig, Mark, ProbeOutcome, RestartCause,
+    STEP_MS,
 };
 use sim::rng::SimRng;
 
@@ -483,6 +484,80 @@ fn not_ready_instance_leaves_rotation_without_restart() {
                 .iter()
                 .any(|e| matches!(e, Event::Added { instance: 0, .. })),
             "seed {seed}: instance 0 did not return"
+        );
+    }
+}
+
+/// Returns the outcomes of the probe marks on instance `id`'s timeline, oldest first.
+fn probe_marks(engine: &HealthCheck, id: usize) -> Vec<ProbeOutcome> {
+    engine.instances()[id]
+        .marks
+        .iter()
+        .filter_map(|mark| match *mark {
+            Mark::Probe { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect()
+}
+
+// The timeline tells a readiness-only failure (the instance runs, so nothing restarts it) from a
+// liveness failure (hung, so it restarts): A loses its dependency at 5 s, B hangs at 6 s.
+#[test]
+fn probe_marks_separate_readiness_from_liveness() {
+    for seed in 0..SEEDS {
+        let mut engine = build(HealthCheckConfig::default(), seed);
+        let mut events = run(&mut engine, steps_for(5000.0));
+        events.extend(act(
+            &mut engine,
+            &Action::SetDependency {
+                instance: 0,
+                available: false,
+            },
+        ));
+        events.extend(run(&mut engine, steps_for(5000.0)));
+
+        // Every probe mark in the window matches the probe event it came from.
+        let cutoff_ms = engine.now_ms() - sim::health_check::RECENT_MS;
+        for id in 0..3_u32 {
+            let probed: Vec<ProbeOutcome> = events
+                .iter()
+                .filter_map(|e| match *e {
+                    Event::Probed {
+                        at_ms,
+                        instance,
+                        live,
+                        ready,
+                    } if instance == id && at_ms >= cutoff_ms => {
+                        Some(ProbeOutcome::of(live, ready))
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                probe_marks(&engine, id as usize),
+                probed,
+                "seed {seed}: instance {id}"
+            );
+        }
+
+        let a = probe_marks(&engine, 0);
+        let b = probe_marks(&engine, 1);
+        assert!(
+            a.contains(&ProbeOutcome::ReadyFailed),
+            "seed {seed}: A's lost dependency drew no readiness-only failure: {a:?}"
+        );
+        assert!(
+            !a.contains(&ProbeOutcome::LiveFailed),
+            "seed {seed}: A runs, yet a probe mark says /livez failed: {a:?}"
+        );
+        assert_eq!(
+            b.iter().filter(|&&o| o == ProbeOutcome::LiveFailed).count(),
+            3,
+            "seed {seed}: hung B should fail /livez 3 times before its restart: {b:?}"
+        );
+        assert!(
+            b.contains(&ProbeOutcome::ReadyFailed),
+            "seed {seed}: the restarted B is cold, so it should fail only /readyz: {b:?}"
         );
     }
 }

@@ -1069,6 +1069,8 @@ test('health checks keep cold and hung instances out of the rotation', async () 
     await play.click();
     const coldWithChecks = await metricNumber(widget, 'failed-cold');
     const hungWithChecks = await metricNumber(widget, 'failed-hung');
+    const hungB = widget.locator('g[data-instance="B"]');
+    const bLiveFailed = await hungB.locator('[data-probe="live-failed"]').count();
 
     // Without checks, C fails requests while cold and B keeps its share after it hangs.
     await widget.locator('button:has-text("Reset")').click();
@@ -1079,6 +1081,7 @@ test('health checks keep cold and hung instances out of the rotation', async () 
 
     assert.equal(coldWithChecks, 0, 'no request reached a cold instance with checks');
     assert.ok(hungWithChecks > 0, `${hungWithChecks} timed out before B was restarted`);
+    assert.equal(bLiveFailed, 3, 'hung B drew a cross for each failed /livez probe');
     assert.ok(await metricNumber(widget, 'failed-cold') >= 5, 'C failed requests while cold');
     assert.equal(await metricNumber(widget, 'restarts'), 0, 'nothing restarts B without checks');
     assert.equal(await metricText(widget, 'checks'), 'off');
@@ -1103,6 +1106,11 @@ test('a not-ready instance leaves the rotation without a restart', async () => {
     await play.click();
     const notReady = await metricNumber(widget, 'failed-not-ready');
     const restartsWhileOut = await metricNumber(widget, 'restarts');
+    const rowA = widget.locator('g[data-instance="A"]');
+    const aReadyFailed = await rowA.locator('[data-probe="ready-failed"]').count();
+    const aLiveFailed = await rowA.locator('[data-probe="live-failed"]').count();
+    // Out of the rotation, A's label shows no readiness streak: nothing acts on it any more.
+    const aLabel = await rowA.locator('text').nth(1).textContent();
 
     // Restored, A rejoins at its next passing probe.
     await widget.locator('button.sdbe-restore-dependency').click();
@@ -1112,6 +1120,9 @@ test('a not-ready instance leaves the rotation without a restart', async () => {
 
     assert.ok(notReady > 0, `${notReady} requests reached A before it left`);
     assert.equal(restartsWhileOut, 0, 'a failed readiness probe restarts nothing');
+    assert.ok(aReadyFailed >= 3, `A drew ${aReadyFailed} slashed rings for /readyz-only failures`);
+    assert.equal(aLiveFailed, 0, 'A runs, so none of its probes failed /livez');
+    assert.equal(aLabel, 'out');
     assert.ok(await metricNumber(widget, 'time') < 8.6, 'A rejoined before B was restarted');
     assert.deepEqual(problems, []);
     await page.close();

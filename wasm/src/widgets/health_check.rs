@@ -5,7 +5,7 @@
 use sim::Engine;
 use sim::health_check::{
     Action, Condition, Event as HealthEvent, HealthCheck, HealthCheckConfig, Instance,
-    MAX_INSTANCES, Mark, RECENT_MS, RestartCause,
+    MAX_INSTANCES, Mark, ProbeOutcome, RECENT_MS, RestartCause,
 };
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -301,7 +301,7 @@ fn draw(engine: &HealthCheck) -> Html {
         .join("; ");
 
     html! {
-        <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + 66.0)} role="img"
+        <svg class="sdbe-scene" viewBox={format!("0 0 420 {:.0}", legend_y + 88.0)} role="img"
             aria-label={label}>
             <text x={PLOT_X.to_string()} y="18" font-size="14">{ rotation }</text>
             <text x="412" y="18" font-size="13" text-anchor="end">{ "last 10 s" }</text>
@@ -311,10 +311,61 @@ fn draw(engine: &HealthCheck) -> Html {
     }
 }
 
-/// Draws one instance's row. The row has its name, condition and probe streak, then a band
+/// Returns the failed-probe streaks that will act at `threshold`, as the row's label shows them:
+/// the `/livez` streak, which restarts, and the `/readyz` streak only while the instance is in
+/// the rotation, since out of it nothing more happens however long the streak grows. A hung
+/// instance fails both, and its restart takes it out, so the `/readyz` streak shows only when it
+/// is the longer one.
+fn streak_label(instance: &Instance, threshold: u32) -> String {
+    let mut parts = Vec::new();
+    if instance.in_rotation && instance.ready_failures > instance.live_failures {
+        parts.push(format!("readyz {}/{threshold}", instance.ready_failures));
+    }
+    if instance.live_failures > 0 {
+        parts.push(format!("livez {}/{threshold}", instance.live_failures));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" · {} failed", parts.join(", "))
+    }
+}
+
+/// Draws a probe mark centred on `(x, y)`: a ring when both probes passed, a ring with a slash
+/// when only `/readyz` failed, and a cross when `/livez` failed.
+fn probe_mark(outcome: ProbeOutcome, x: f64, y: f64) -> Html {
+    let ring = html! {
+        <circle class="sdbe-idle" cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="3" />
+    };
+    let (name, shape) = match outcome {
+        ProbeOutcome::Passed => ("passed", ring),
+        ProbeOutcome::ReadyFailed => (
+            "ready-failed",
+            html! {
+                <>
+                    { ring }
+                    <path class="sdbe-line" stroke-width="1.5"
+                        d={format!("M{:.1} {:.1} L{:.1} {:.1}",
+                            x - 4.0, y + 4.0, x + 4.0, y - 4.0)} />
+                </>
+            },
+        ),
+        ProbeOutcome::LiveFailed => (
+            "live-failed",
+            html! {
+                <path class="sdbe-line" stroke-width="1.5"
+                    d={format!("M{:.1} {:.1} L{:.1} {:.1} M{:.1} {:.1} L{:.1} {:.1}",
+                        x - 3.0, y - 3.0, x + 3.0, y + 3.0, x - 3.0, y + 3.0, x + 3.0, y - 3.0)} />
+            },
+        ),
+    };
+    html! { <g data-probe={name}>{ shape }</g> }
+}
+
+/// Draws one instance's row. The row has its name, condition and probe streaks, then a band
 /// coloured by condition, thick while in the rotation and thin while out. Under the band are
-/// ticks for failed requests and the probes, a ring for a pass and a cross for a failure.
-/// `threshold` is the failure threshold while the checks are on.
+/// ticks for failed requests and the probe marks ([`probe_mark`]). `threshold` is the failure
+/// threshold while the checks are on.
 fn draw_row(
     instance: &Instance,
     top: f64,
@@ -328,11 +379,7 @@ fn draw_row(
     } else {
         "out"
     };
-    let failures = instance.live_failures.max(instance.ready_failures);
-    let streak = match threshold {
-        Some(threshold) if failures > 0 => format!(" · {failures} of {threshold} failed"),
-        _ => String::new(),
-    };
+    let streak = threshold.map_or_else(String::new, |t| streak_label(instance, t));
 
     let segments: Vec<_> = instance.segments.iter().collect();
     let bands = segments.iter().enumerate().map(|(i, segment)| {
@@ -356,18 +403,7 @@ fn draw_row(
                 <rect class="sdbe-rejected" x={format!("{:.1}", x - 0.75)}
                     y={format!("{:.1}", top + 35.0)} width="1.5" height="8" />
             },
-            Mark::Probe { passed: true, .. } => html! {
-                <circle class="sdbe-idle" cx={format!("{x:.1}")} cy={format!("{:.1}", top + 51.0)}
-                    r="3" />
-            },
-            Mark::Probe { passed: false, .. } => {
-                let y = top + 51.0;
-                html! {
-                    <path class="sdbe-line" stroke-width="1.5"
-                        d={format!("M{:.1} {:.1} L{:.1} {:.1} M{:.1} {:.1} L{:.1} {:.1}",
-                            x - 3.0, y - 3.0, x + 3.0, y + 3.0, x - 3.0, y + 3.0, x + 3.0, y - 3.0)} />
-                }
-            }
+            Mark::Probe { outcome, .. } => probe_mark(outcome, x, top + 51.0),
             Mark::Restart { .. } => html! {
                 <line class="sdbe-line" stroke-width="1.5" x1={format!("{x:.1}")}
                     y1={format!("{:.1}", top + 16.0)} x2={format!("{x:.1}")}
@@ -376,7 +412,7 @@ fn draw_row(
         }
     });
     html! {
-        <g>
+        <g data-instance={letter(instance.id).to_string()}>
             <text x={PLOT_X.to_string()} y={format!("{:.1}", top + 13.0)} font-size="14"
                 font-weight={if instance.in_rotation { "700" } else { "400" }}>
                 { format!("{}: {}", letter(instance.id), condition.name()) }
@@ -390,7 +426,8 @@ fn draw_row(
     }
 }
 
-/// Draws the legend in three rows, so it still fits when narrow screens enlarge the text.
+/// Draws the legend in four rows, so it still fits when narrow screens enlarge the text. The
+/// rotation key is drawn in outline, so that it reads as thickness, not as a condition.
 fn legend(top: f64) -> Html {
     let swatches = [
         (Condition::Healthy, 8.0),
@@ -410,25 +447,28 @@ fn legend(top: f64) -> Html {
     });
     let y2 = top + 24.0;
     let y3 = top + 46.0;
+    let y4 = top + 68.0;
     html! {
         <g>
             { for swatches }
-            <rect class="sdbe-muted" x="8" y={format!("{:.1}", y2 + 2.0)} width="24" height="12" />
-            <rect class="sdbe-muted" x="36" y={format!("{:.1}", y2 + 6.0)} width="24" height="4" />
+            <rect class="sdbe-box" x="8" y={format!("{:.1}", y2 + 2.0)} width="24" height="12" />
+            <rect class="sdbe-box" x="36" y={format!("{:.1}", y2 + 6.0)} width="24" height="4" />
             <text x="66" y={format!("{:.1}", y2 + 13.0)} font-size="13">
                 { "in rotation / out" }
             </text>
             <rect class="sdbe-rejected" x="230" y={format!("{:.1}", y2 + 3.0)} width="2" height="10" />
             <text x="238" y={format!("{:.1}", y2 + 13.0)} font-size="13">{ "failed request" }</text>
-            <circle class="sdbe-idle" cx="14" cy={format!("{:.1}", y3 + 8.0)} r="3" />
-            <text x="24" y={format!("{:.1}", y3 + 13.0)} font-size="13">{ "probe passed" }</text>
-            <path class="sdbe-line" stroke-width="1.5"
-                d={format!("M150 {:.1} L156 {:.1} M150 {:.1} L156 {:.1}",
-                    y3 + 5.0, y3 + 11.0, y3 + 11.0, y3 + 5.0)} />
-            <text x="163" y={format!("{:.1}", y3 + 13.0)} font-size="13">{ "probe failed" }</text>
-            <line class="sdbe-line" stroke-width="1.5" x1="292" y1={format!("{:.1}", y3 + 2.0)}
-                x2="292" y2={format!("{:.1}", y3 + 14.0)} />
-            <text x="299" y={format!("{:.1}", y3 + 13.0)} font-size="13">{ "restart" }</text>
+            { probe_mark(ProbeOutcome::Passed, 14.0, y3 + 8.0) }
+            <text x="24" y={format!("{:.1}", y3 + 13.0)} font-size="13">{ "probes passed" }</text>
+            { probe_mark(ProbeOutcome::ReadyFailed, 176.0, y3 + 8.0) }
+            <text x="186" y={format!("{:.1}", y3 + 13.0)} font-size="13">
+                { "only /readyz failed" }
+            </text>
+            { probe_mark(ProbeOutcome::LiveFailed, 14.0, y4 + 8.0) }
+            <text x="24" y={format!("{:.1}", y4 + 13.0)} font-size="13">{ "/livez failed" }</text>
+            <line class="sdbe-line" stroke-width="1.5" x1="176" y1={format!("{:.1}", y4 + 2.0)}
+                x2="176" y2={format!("{:.1}", y4 + 14.0)} />
+            <text x="183" y={format!("{:.1}", y4 + 13.0)} font-size="13">{ "restart" }</text>
         </g>
     }
 }
