@@ -208,6 +208,8 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err != nil {
+			// Any other error may come after the app got the request, so
+			// resending it is not safe and the balancer returns 502.
 			log.Printf("forwarding to %s failed: %v", a.name, err)
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 			return
@@ -244,8 +246,10 @@ func call(client *http.Client, addr, method, path string) string {
 	return text
 }
 
-// shop logs in, fills a cart, stops app 1, and looks at the cart again.
-func shop(storeAddr string, sticky bool) {
+// shop logs in, fills a cart, stops apps[down], and looks at the cart
+// again. The caller picks for down the app that the view would go to, so
+// the view always meets a refused connection and fails over.
+func shop(storeAddr string, sticky bool, down int) {
 	apps := []*app{startApp("app 1", storeAddr), startApp("app 2", storeAddr)}
 	b := &balancer{apps: apps, sticky: sticky, client: http.Client{
 		Transport: &http.Transport{DisableKeepAlives: true}}}
@@ -256,10 +260,10 @@ func shop(storeAddr string, sticky bool) {
 	fmt.Println("  login:", call(client, addr, "POST", "/login"))
 	fmt.Println("  add book:", call(client, addr, "POST", "/cart?item=book"))
 	fmt.Println("  add pen:", call(client, addr, "POST", "/cart?item=pen"))
-	apps[0].server.Close()
-	fmt.Println("  app 1 stops")
+	apps[down].server.Close()
+	fmt.Printf("  %s stops\n", apps[down].name)
 	fmt.Println("  view cart:", call(client, addr, "GET", "/cart"))
-	apps[1].server.Close()
+	apps[1-down].server.Close()
 }
 
 func main() {
@@ -269,13 +273,15 @@ func main() {
 	// must pin the user to the app that holds theirs.
 	fmt.Println("stateful, sessions in app memory, sticky balancer:")
 	// => prints: stateful, sessions in app memory, sticky balancer:
-	shop("", true)
+	// The balancer pins the client to app 1, so app 1 is the one to stop.
+	shop("", true, 0)
 	// => prints:   login: logged in on app 1
 	// => prints:   add book: app 1: cart book
 	// => prints:   add pen: app 1: cart book, pen
 	// => prints:   app 1 stops
 	// The pinned app refuses the connection, the balancer sends the
 	// request to app 2, and app 2 has never seen this session id.
+	// => logs: app 1 refused the connection, trying the next app
 	// => prints:   view cart: 401 app 2: no session, log in again
 
 	// Stateless: the apps keep nothing; every request reads the session
@@ -283,12 +289,17 @@ func main() {
 	s := startStore()
 	fmt.Println("stateless, sessions in a shared store, round-robin balancer:")
 	// => prints: stateless, sessions in a shared store, round-robin balancer:
-	shop(s.addr, false)
+	// Round-robin sends the three requests to app 1, app 2 and app 1, so
+	// the view would go to app 2: stop app 2 to make the view fail over.
+	shop(s.addr, false, 1)
 	// => prints:   login: logged in on app 1
 	// => prints:   add book: app 2: cart book
 	// => prints:   add pen: app 1: cart book, pen
-	// => prints:   app 1 stops
-	// => prints:   view cart: app 2: cart book, pen
+	// => prints:   app 2 stops
+	// The balancer sends the view to app 1, as in the first run, and app 1
+	// reads the session from the store: both items are still there.
+	// => logs: app 2 refused the connection, trying the next app
+	// => prints:   view cart: app 1: cart book, pen
 	s.mu.Lock()
 	fmt.Printf("the store served %d requests\n", s.requests)
 	s.mu.Unlock()

@@ -208,6 +208,13 @@ class Balancer:
                 conn.close()
                 i = (i + 1) % len(self.apps)
                 continue
+            except OSError as err:
+                # Any other error may come after the app got the request, so
+                # resending it is not safe and the balancer returns 502.
+                logging.warning("forwarding to %s failed: %s", app.name, err)
+                conn.close()
+                handler.reply(502, "bad gateway")
+                return
             cookies = resp.headers.get_all("Set-Cookie") or []
             if self.sticky:
                 cookies.append(f"SERVERID={server_id(app)}; Path=/")
@@ -231,8 +238,10 @@ def call(opener, port: int, method: str, path: str) -> str:
         return f"{err.code} {err.read().decode()}"
 
 
-def shop(store_port: int | None, sticky: bool) -> None:
-    """Log in, fill a cart, stop app 1, and look at the cart again."""
+def shop(store_port: int | None, sticky: bool, down: int) -> None:
+    """Log in, fill a cart, stop apps[down], and look at the cart again.
+    The caller picks for `down` the app that the view would go to, so the
+    view always meets a refused connection and fails over."""
     apps = [App("app 1", store_port), App("app 2", store_port)]
     balancer = Balancer(apps, sticky)
     # The client's cookie jar carries sid (and SERVERID) like a browser.
@@ -244,24 +253,28 @@ def shop(store_port: int | None, sticky: bool) -> None:
     print("  login:", call(opener, port, "POST", "/login"))
     print("  add book:", call(opener, port, "POST", "/cart?item=book"))
     print("  add pen:", call(opener, port, "POST", "/cart?item=pen"))
-    apps[0].stop()
-    print("  app 1 stops")
+    apps[down].stop()
+    print(f"  {apps[down].name} stops")
     print("  view cart:", call(opener, port, "GET", "/cart"))
-    apps[1].stop()
+    apps[1 - down].stop()
 
 
 def main() -> None:
+    # Log bare messages to stderr, as Go's log package does with no flags.
+    logging.basicConfig(format="%(message)s")
     # Stateful: each app keeps its sessions in memory, so the balancer must
     # pin the user to the app that holds theirs.
     print("stateful, sessions in app memory, sticky balancer:")
     # => prints: stateful, sessions in app memory, sticky balancer:
-    shop(store_port=None, sticky=True)
+    # The balancer pins the client to app 1, so app 1 is the one to stop.
+    shop(store_port=None, sticky=True, down=0)
     # => prints:   login: logged in on app 1
     # => prints:   add book: app 1: cart book
     # => prints:   add pen: app 1: cart book, pen
     # => prints:   app 1 stops
     # The pinned app refuses the connection, the balancer sends the request
     # to app 2, and app 2 has never seen this session id.
+    # => logs: app 1 refused the connection, trying the next app
     # => prints:   view cart: 401 app 2: no session, log in again
 
     # Stateless: the apps keep nothing; every request reads the session
@@ -269,12 +282,17 @@ def main() -> None:
     store = Store()
     print("stateless, sessions in a shared store, round-robin balancer:")
     # => prints: stateless, sessions in a shared store, round-robin balancer:
-    shop(store_port=store.port, sticky=False)
+    # Round-robin sends the three requests to app 1, app 2 and app 1, so the
+    # view would go to app 2: stop app 2 to make the view fail over.
+    shop(store_port=store.port, sticky=False, down=1)
     # => prints:   login: logged in on app 1
     # => prints:   add book: app 2: cart book
     # => prints:   add pen: app 1: cart book, pen
-    # => prints:   app 1 stops
-    # => prints:   view cart: app 2: cart book, pen
+    # => prints:   app 2 stops
+    # The balancer sends the view to app 1, as in the first run, and app 1
+    # reads the session from the store: both items are still there.
+    # => logs: app 2 refused the connection, trying the next app
+    # => prints:   view cart: app 1: cart book, pen
     print(f"the store served {store.requests} requests")
     # => 1 PUT for the login, a GET and a PUT per item, 1 GET for the view
     # => prints: the store served 6 requests

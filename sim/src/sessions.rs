@@ -159,7 +159,8 @@ pub enum SessionHome {
     Store,
 }
 
-/// Events of a step or an action. `lane` is 0, or 1 for the second mode in compare mode.
+/// Events of a step or an action. `lane` is 0, or 1 for the second mode in compare mode. The
+/// events a log shows per lane also carry the lane's `mode`, so a log line can name it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -195,6 +196,8 @@ pub enum Event {
         at_ms: f64,
         /// The lane.
         lane: u32,
+        /// The lane's mode.
+        mode: Mode,
         /// The user.
         user: u32,
         /// Where the session lives.
@@ -238,6 +241,8 @@ pub enum Event {
         at_ms: f64,
         /// The lane.
         lane: u32,
+        /// The lane's mode.
+        mode: Mode,
         /// The server.
         server_id: u32,
         /// The requests that failed with it, in service first, then the queue from its head.
@@ -246,6 +251,14 @@ pub enum Event {
         lost_sessions: Vec<u32>,
         /// Cart items lost with those sessions.
         lost_items: u64,
+    },
+    /// A crash left no server up in the lane: every request is rejected until one restarts.
+    /// Comes after the crash's [`Event::ServerCrashed`] of every lane.
+    AllServersDown {
+        /// Simulated time in milliseconds.
+        at_ms: f64,
+        /// The lane.
+        lane: u32,
     },
     /// A crashed server restarted, idle and with no sessions.
     ServerRestarted {
@@ -795,6 +808,7 @@ impl Sessions {
             events.push(Event::SessionCreated {
                 at_ms: now_ms,
                 lane: lane_id,
+                mode: lane.mode,
                 user,
                 home,
                 again,
@@ -882,6 +896,8 @@ impl Sessions {
         }
         let now_ms = self.now_ms;
         let mut events = Vec::new();
+        // Outages follow every lane's crash, so the crashes come first in the log.
+        let mut outages = Vec::new();
         for (lane_index, lane) in self.lanes.iter_mut().enumerate() {
             let Some(server) = lane.servers.get_mut(index) else {
                 continue;
@@ -912,12 +928,20 @@ impl Sessions {
             events.push(Event::ServerCrashed {
                 at_ms: now_ms,
                 lane: lane_index as u32,
+                mode: lane.mode,
                 server_id,
                 failed_request_ids: failed,
                 lost_sessions: lost,
                 lost_items,
             });
+            if lane.servers.iter().all(|server| !server.up) {
+                outages.push(Event::AllServersDown {
+                    at_ms: now_ms,
+                    lane: lane_index as u32,
+                });
+            }
         }
+        events.extend(outages);
         Ok(events)
     }
 }

@@ -7037,6 +7037,8 @@ mod sessions_properties {
         /// Users per lane whose session a crash lost and who have not logged in again.
         lost: BTreeSet<(u32, u32)>,
         down: BTreeSet<u32>,
+        /// Lanes whose last up server crashed and which still owe an AllServersDown event.
+        outage_pending: BTreeSet<u32>,
     }
 
     impl SessionsModel {
@@ -7081,11 +7083,16 @@ mod sessions_properties {
                     }
                     Event::SessionCreated {
                         lane,
+                        mode,
                         user,
                         home,
                         again,
                         ..
                     } => {
+                        ensure!(
+                            mode_of(lane) == Some(mode),
+                            "invariant `events carry their lane's mode` broken: {event:?}"
+                        );
                         ensure!(
                             !self.homes.contains_key(&(lane, user)),
                             "invariant `a user has at most one session` broken: {event:?}"
@@ -7103,10 +7110,15 @@ mod sessions_properties {
                     }
                     Event::ServerCrashed {
                         lane,
+                        mode,
                         server_id,
                         ref lost_sessions,
                         ..
                     } => {
+                        ensure!(
+                            mode_of(lane) == Some(mode),
+                            "invariant `events carry their lane's mode` broken: {event:?}"
+                        );
                         let pinned: Vec<u32> = self
                             .homes
                             .iter()
@@ -7130,6 +7142,17 @@ mod sessions_properties {
                             self.lost.insert((lane, *user));
                         }
                         self.down.insert(server_id);
+                        let servers = engine.lanes().get(lane as usize).map(|l| l.servers().len());
+                        if servers == Some(self.down.len()) {
+                            self.outage_pending.insert(lane);
+                        }
+                    }
+                    Event::AllServersDown { lane, .. } => {
+                        ensure!(
+                            self.outage_pending.remove(&lane),
+                            "invariant `AllServersDown comes exactly when no server is up` broken: {event:?}, down {:?}",
+                            self.down
+                        );
                     }
                     Event::ServerRestarted { server_id, .. } => {
                         self.down.remove(&server_id);
@@ -7137,6 +7160,11 @@ mod sessions_properties {
                     Event::Arrived { .. } | Event::Completed { .. } | Event::Rejected { .. } => {}
                 }
             }
+            ensure!(
+                self.outage_pending.is_empty(),
+                "invariant `AllServersDown comes exactly when no server is up` broken: no event for lanes {:?}",
+                self.outage_pending
+            );
             Ok(())
         }
     }
@@ -7355,7 +7383,9 @@ mod sessions_properties {
         // store in shared mode and in exactly one up server's memory in sticky mode; every
         // sticky request of a user with a session goes to that server; a crash loses exactly
         // the sessions pinned to the server, and none in shared mode; `again` marks exactly the
-        // users whose session was lost. Crashing a down or unknown server, restarting an up or
+        // users whose session was lost; SessionCreated and ServerCrashed name their lane's mode;
+        // AllServersDown follows exactly the crashes that leave no server up. Crashing a down or
+        // unknown server, restarting an up or
         // unknown one, and unsupported fault kinds return ActionError and change nothing.
         #[test]
         fn sessions_keeps_invariants(case in sessions_case()) {

@@ -468,6 +468,68 @@ fn no_server_up_rejects_every_request() {
     assert_eq!(lane.active_sessions(), 0);
 }
 
+// The outage is reported once per lane: only the crash of the last up server is followed by
+// AllServersDown, one per lane, after every lane's ServerCrashed.
+#[test]
+fn last_crash_reports_all_servers_down() {
+    let mut engine = build(&config(Mode::Sticky, true), 4);
+    run_for(&mut engine, 5_000.0);
+    let mut earlier = Vec::new();
+
+    for server in 0..2 {
+        earlier.extend(crash(&mut engine, server, 4));
+    }
+    let last = crash(&mut engine, 2, 4);
+
+    let is_outage = |event: &Event| matches!(event, Event::AllServersDown { .. });
+    assert!(!earlier.iter().any(is_outage), "{earlier:?}");
+    let kinds: Vec<(&str, u32)> = last
+        .iter()
+        .map(|event| match event {
+            Event::ServerCrashed { lane, .. } => ("crashed", *lane),
+            Event::AllServersDown { lane, .. } => ("all down", *lane),
+            _ => ("other", u32::MAX),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("crashed", 0),
+            ("crashed", 1),
+            ("all down", 0),
+            ("all down", 1)
+        ]
+    );
+}
+
+// Events that name a lane's mode name the right one: in compare mode lane 0 runs the configured
+// mode and lane 1 the other, and every SessionCreated and ServerCrashed names that mode.
+#[test]
+fn events_carry_their_lane_mode() {
+    for first in [Mode::Sticky, Mode::Shared] {
+        let mut engine = build(&config(first, true), 8);
+        let mut events = run_for(&mut engine, 10_000.0);
+        events.extend(crash(&mut engine, 1, 8));
+        events.extend(run_for(&mut engine, 5_000.0));
+
+        let expected = |lane: u32| if lane == 0 { first } else { first.other() };
+        let mut named = 0;
+        for event in &events {
+            let (lane, mode) = match event {
+                Event::SessionCreated { lane, mode, .. }
+                | Event::ServerCrashed { lane, mode, .. } => (*lane, *mode),
+                _ => continue,
+            };
+            named += 1;
+            assert_eq!(mode, expected(lane), "{first:?} first: {event:?}");
+        }
+        assert!(
+            named > 60,
+            "{first:?} first: only {named} events name a mode"
+        );
+    }
+}
+
 // Impossible faults return an error and leave the engine as it was.
 #[test]
 fn invalid_faults_are_rejected() {

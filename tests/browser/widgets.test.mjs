@@ -1021,14 +1021,25 @@ test('sessions: a crash loses the sticky sessions and none in the shared store',
         handle,
         { timeout: 20_000 },
     );
+    // Pause for the crash, so the log can be read before log-ins again push the crash lines out.
+    await play.click();
     await widget.locator('select[aria-label="Node to crash or restart"]').selectOption('1');
     await widget.locator('button.sdbe-crash').click();
     const crashedAt = await time();
+    const crashLog = await widget.locator('.sdbe-log li').allTextContents();
+    await play.click();
     await waitForMetric('sticky-again', 3);
     await play.click();
     const texts = await widget.locator('svg.sdbe-scene text').allTextContents();
+    const log = await widget.locator('.sdbe-log li').allTextContents();
 
     assert.ok(crashedAt >= 10, `crashed at ${crashedAt} s`);
+    assert.ok(crashLog.some((line) => line.includes('sticky sessions: server 1 crashed')),
+        `sticky crash line in ${crashLog.join(' | ')}`);
+    assert.ok(crashLog.some((line) => /shared store: server 1 crashed, \d+ requests? failed, 0 sessions and 0 cart items lost/.test(line)),
+        `shared crash line in ${crashLog.join(' | ')}`);
+    assert.ok(log.some((line) => /sticky sessions: user \d+ lost the session and logs in again on server [02]$/.test(line)),
+        `log-in again line in ${log.join(' | ')}`);
     assert.ok(await metricNumber(widget, 'sticky-lost') >= 5, 'sticky lost about a third of 30');
     assert.equal(await metricNumber(widget, 'shared-lost'), 0);
     assert.equal(await metricNumber(widget, 'shared-again'), 0);

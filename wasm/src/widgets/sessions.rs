@@ -22,22 +22,31 @@ const CELL: f64 = WIDTH / USERS_PER_ROW as f64;
 /// Requests on a server that fill its load bar.
 const QUEUE_SCALE: f64 = 5.0;
 
+/// Turns an event into a log line. Lines name the lane by its mode, and an outage is one line,
+/// not one per rejected request.
 fn describe(event: &SessionsEvent) -> Option<String> {
     let seconds = |at_ms: f64| at_ms / 1000.0;
     match event {
         SessionsEvent::ServerCrashed {
             at_ms,
-            lane,
+            mode,
             server_id,
             failed_request_ids,
             lost_sessions,
             lost_items,
+            ..
         } => Some(format!(
-            "{:.2} s: lane {lane}: server {server_id} crashed, {} requests failed, {} sessions \
-             and {lost_items} cart items lost",
+            "{:.2} s: {}: server {server_id} crashed, {} failed, {} and {} lost",
             seconds(*at_ms),
-            failed_request_ids.len(),
-            lost_sessions.len()
+            mode.label(),
+            count(failed_request_ids.len() as u64, "request"),
+            count(lost_sessions.len() as u64, "session"),
+            count(*lost_items, "cart item")
+        )),
+        // Crashes and restarts hit every lane at once, so only lane 0 logs these two.
+        SessionsEvent::AllServersDown { at_ms, lane: 0 } => Some(format!(
+            "{:.2} s: no server is up, every request is rejected until one restarts",
+            seconds(*at_ms)
         )),
         SessionsEvent::ServerRestarted {
             at_ms,
@@ -49,28 +58,30 @@ fn describe(event: &SessionsEvent) -> Option<String> {
         )),
         SessionsEvent::SessionCreated {
             at_ms,
-            lane,
+            mode,
             user,
             home,
             again: true,
+            ..
         } => Some(format!(
-            "{:.2} s: lane {lane}: user {user} lost the session and logs in again on {}",
+            "{:.2} s: {}: user {user} lost the session and logs in again on {}",
             seconds(*at_ms),
+            mode.label(),
             match home {
                 SessionHome::Server(id) => format!("server {id}"),
                 SessionHome::Store => "the store".to_string(),
             }
         )),
-        SessionsEvent::Rejected {
-            at_ms,
-            request_id,
-            server_id: None,
-            ..
-        } => Some(format!(
-            "{:.2} s: no server is up, request {request_id} rejected",
-            seconds(*at_ms)
-        )),
         _ => None,
+    }
+}
+
+/// Formats a count with its noun, plural unless the count is 1.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
