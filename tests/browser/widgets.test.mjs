@@ -1156,7 +1156,10 @@ test('discovery clients fail requests to a crashed instance until they refresh',
     // drops it (TTL 3 s) and each client's next refresh (every 2 s) comes.
     await play.click();
     await waitForMetric('stale-entries', /^[1-9]/);
-    const staleChips = await widget.locator('svg.sdbe-scene rect.sdbe-rejected').count();
+    // A down instance's state bar (8 high) and the legend's chip (12 high) are red too, so count
+    // only the client rows' chips, which are 16 high.
+    const staleChips = await widget
+        .locator('svg.sdbe-scene rect.sdbe-rejected[height="16"]').count();
     await waitForMetric('stale-window', /^\d+\.\d s, [1-9]\d* failed$/);
     await play.click();
     const window = Number.parseFloat(await metricText(widget, 'stale-window'));
@@ -1177,6 +1180,10 @@ test('discovery clients fail requests to a crashed instance until they refresh',
     assert.ok(crashFailures > 0, `${crashFailures} requests failed after the crash`);
     assert.equal(await metricNumber(widget, 'failed'), 0, 'the graceful stop failed nothing');
     assert.equal(await metricText(widget, 'listed'), '2');
+    assert.equal(await widget.locator('label.sdbe-field span', { hasText: /^Instances/ }).first()
+        .textContent(), 'Instances at start');
+    assert.equal(await widget.locator('.sdbe-legend rect.sdbe-waiting').count(), 1,
+        'the legend explains the orange lease');
     assert.deepEqual(problems, []);
     await page.close();
 });

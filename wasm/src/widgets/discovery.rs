@@ -169,7 +169,7 @@ pub fn DiscoveryWidget(props: &WidgetProps<DiscoveryConfig>) -> Html {
     let configure = |edit: fn(&mut DiscoveryConfig, f64)| runner.configure(&current, edit);
     let params = html! {
         <>
-            <NumberField label="Instances" value={f64::from(current.instances)} min={1.0}
+            <NumberField label="Instances at start" value={f64::from(current.instances)} min={1.0}
                 max={f64::from(MAX_INSTANCES)} on_change={configure(|c, v| c.instances = v as u32)} />
             <NumberField label="Clients" value={f64::from(current.clients)} min={1.0}
                 max={f64::from(MAX_CLIENTS)} on_change={configure(|c, v| c.clients = v as u32)} />
@@ -352,15 +352,6 @@ fn draw(engine: &Discovery) -> Html {
         "failed in the last 1 s: {} · stale entries: {stale}",
         engine.recent_failures()
     );
-    let window = match engine.last_stale() {
-        Some(window) => format!(
-            "stale window of instance {}: {:.1} s, {} failed",
-            window.instance,
-            window.stale_ms / 1000.0,
-            window.failed
-        ),
-        None => "last stale window: none yet".to_string(),
-    };
     let height = bottom + 86.0;
     let label = format!(
         "{} of {} instances up, registry lists {}, {stale} stale cache entries, {} of {} \
@@ -386,19 +377,19 @@ fn draw(engine: &Discovery) -> Html {
                 y2={f(CLIENTS_Y - 10.0)} />
             { for clients }
             { legend(bottom + 4.0) }
-            <text x="8" y={f(bottom + 58.0)} font-size="13">{ status }</text>
-            <text x="8" y={f(bottom + 78.0)} font-size="13">{ window }</text>
+            <text x="8" y={f(bottom + 78.0)} font-size="13">{ status }</text>
         </svg>
     }
 }
 
-/// Explains the colours of the cached entries in two rows, which fit at 360 px, where the
-/// scene's text grows to 17 units.
+/// Explains the colours of the cached entries and of a lease whose instance is down, in three
+/// rows, which fit at 360 px, where the scene's text grows to 17 units.
 fn legend(y: f64) -> Html {
     let items = [
         ("sdbe-accepted", "cached, up", 8.0, y),
         ("sdbe-rejected", "cached, down", 160.0, y),
         ("sdbe-idle", "listed, not fetched yet", 8.0, y + 20.0),
+        ("sdbe-waiting", "lease of a down instance", 8.0, y + 40.0),
     ];
     let items = items.iter().map(|&(class, text, x, y)| {
         html! {
@@ -409,7 +400,7 @@ fn legend(y: f64) -> Html {
             </g>
         }
     });
-    html! { <>{ for items }</> }
+    html! { <g class="sdbe-legend">{ for items }</g> }
 }
 
 /// Formats milliseconds as seconds without a trailing ".0": `1 s`, `1.5 s`.
