@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: measures the built book, the widget bundle, the
+//! `cargo xtask bench`: measures the built book, the widget bundles, the
 //! widgets in headless Chromium, the engines and the book build against their
 //! budgets, prints the results as Markdown and writes them to BENCHMARKS.md.
 //!
