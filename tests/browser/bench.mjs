@@ -38,6 +38,9 @@ const FULL_SPEED = '10×';
 const WARM_UP_MS = 1_000;
 /// Length of the frame trace.
 const TRACE_MS = 10_000;
+/// Widgets whose frame cost and memory are measured RUNS times: the ones with
+/// the highest frame p95 in a first pass of one run over every widget.
+const HEAVIEST_WIDGETS = 3;
 /// Animation time of the memory run, in seconds: full and with --quick.
 const MEMORY_SECONDS = 300;
 const QUICK_MEMORY_SECONDS = 30;
@@ -525,6 +528,20 @@ async function userAgent(context) {
     return agent;
 }
 
+/// Measures every widget's frame cost once, records the p95s in
+/// `result.frameFirstPass`, and returns the HEAVIEST_WIDGETS chapters with
+/// the highest p95.
+async function heaviestByFrameCost(browser, server, chapters, result) {
+    const costs = [];
+    for (const chapter of chapters) {
+        log(`frame cost first pass: ${chapter.widget}`);
+        costs.push({ chapter, p95: (await frameCost(browser, server, chapter)).p95 });
+    }
+    costs.sort((a, b) => b.p95 - a.p95);
+    result.frameFirstPass = costs.map(({ chapter, p95 }) => ({ widget: chapter.widget, p95 }));
+    return costs.slice(0, HEAVIEST_WIDGETS).map(({ chapter }) => chapter);
+}
+
 async function main() {
     const { out, quick } = parseArgs(process.argv.slice(2));
     const pages = await htmlPages();
@@ -561,12 +578,13 @@ async function main() {
             const runs = await repeat(`first frame of ${chapter.path}`, () => firstFrame(server, chapter.path));
             result.firstFrame.push({ ...chapter, runs });
         }
-        for (const chapter of chapters) {
+        const heaviestWidgets = await heaviestByFrameCost(browser, server, chapters, result);
+        for (const chapter of heaviestWidgets) {
             const settings = WIDGET_SETTINGS[chapter.widget]?.fields ?? {};
             const runs = await repeat(`frame cost of ${chapter.widget}`, () => frameCost(browser, server, chapter));
             result.frameCost.push({ ...chapter, settings, runs });
         }
-        result.memory.widgets = await memoryRuns(server, chapters, result.memory.seconds);
+        result.memory.widgets = await memoryRuns(server, heaviestWidgets, result.memory.seconds);
         await writeFile(out, JSON.stringify(result, null, 2));
     } finally {
         await close();

@@ -521,7 +521,8 @@ pub(super) fn write_method(out: &mut String, browser: &Value) -> Result<()> {
          when the parser reaches the first placeholder."
             .to_string(),
         format!(
-            "Frame cost: the widget plays at {speed} for {warm_up_s:.0} s, then a Chrome DevTools \
+            "Frame cost: one run over every widget picks the three with the highest p95, and \
+             those are measured in full. The widget plays at {speed} for {warm_up_s:.0} s, then a Chrome DevTools \
              Protocol trace (`devtools.timeline`) records {trace_s:.0} s. The page's main thread \
              is cut into frames at each `BeginMainThreadFrame`, and a frame's cost is the time \
              spent in script (`FireAnimationFrame`, `FunctionCall`, `TimerFire`, `EventDispatch`, \
@@ -530,8 +531,8 @@ pub(super) fn write_method(out: &mut String, browser: &Value) -> Result<()> {
              the Long Tasks API's longest entry."
         ),
         format!(
-            "Memory: each widget plays at {speed} for {memory_s:.0} s in its own Chromium, all \
-             widgets at once. Before and after, a garbage collection runs \
+            "Memory: each of the three widgets with the highest frame cost plays at {speed} for \
+             {memory_s:.0} s in its own Chromium, all three at once. Before and after, a garbage collection runs \
              (`HeapProfiler.collectGarbage`), then the JS heap is \
              `Runtime.getHeapUsage().usedSize` and the wasm memory is the byte length of the \
              bundle's exported `memory`, which never shrinks."
