@@ -316,7 +316,7 @@ pub struct Segment {
     pub in_rotation: bool,
 }
 
-/// How one probe of an instance's `/livez` and `/readyz` went.
+/// Outcome of one probe of an instance's `/livez` and `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeOutcome {
     /// Both passed: the instance runs and can serve.
@@ -347,7 +347,7 @@ pub enum Mark {
     Probe {
         /// Simulated time in milliseconds.
         at_ms: f64,
-        /// Which of the two probes passed.
+        /// The probes that passed.
         outcome: ProbeOutcome,
     },
     /// A request the instance failed.

@@ -52,7 +52,7 @@ pub const MAX_RATE_PER_USER: f64 = 10.0;
 /// Maximum activity skew.
 pub const MAX_SKEW: f64 = 3.0;
 
-/// Where the sessions live.
+/// Storage of the sessions: one server's memory or a shared store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -92,7 +92,7 @@ pub struct SessionsConfig {
     /// Mean requests per second of one user, averaged over the users, 0.01 to
     /// [`MAX_RATE_PER_USER`].
     pub requests_per_user_per_s: f64,
-    /// How unequal the users' activity is, 0 (all equal) to [`MAX_SKEW`].
+    /// Skew of the users' activity, 0 (all equal) to [`MAX_SKEW`].
     pub activity_skew: f64,
     /// Mean time a server works on one request, in milliseconds, 1 to 1000.
     pub service_ms: f64,
@@ -101,7 +101,7 @@ pub struct SessionsConfig {
     pub store_ms: f64,
     /// Requests a server queues, the one in service included, 1 to 1000; more are rejected.
     pub queue_limit: u32,
-    /// Where the sessions live.
+    /// Storage of the sessions.
     pub mode: Mode,
     /// Whether to run a second lane with the other mode on the same requests.
     pub compare: bool,
@@ -149,7 +149,7 @@ pub enum Action {
     Fault(Fault),
 }
 
-/// Where a user's session lives, if the user has one.
+/// Location of a user's session, if the user has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "at", content = "server", rename_all = "snake_case")]
 pub enum SessionHome {
@@ -200,7 +200,7 @@ pub enum Event {
         mode: Mode,
         /// The user.
         user: u32,
-        /// Where the session lives.
+        /// Location of the session.
         home: SessionHome,
         /// Whether the user had a session that a crash lost: a forced second log-in.
         again: bool,
@@ -304,7 +304,7 @@ pub struct Server {
 /// One user as a lane sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct User {
-    /// Where the user's session lives, or `None` before the first log-in and after a loss.
+    /// Location of the user's session, or `None` before the first log-in and after a loss.
     pub session: Option<SessionHome>,
     /// Items in the cart of the current session.
     pub cart: u64,
