@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod dns;
 mod error;
 pub mod faults;
+pub mod gossip;
 pub mod health_check;
 pub mod http_api;
 pub mod idempotency;

@@ -4,8 +4,9 @@ use serde_json::{Map, Value};
 
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
-    data_model, discovery, dns, health_check, http_api, idempotency, indexing, load_balancer,
-    message_queue, pagination, proxy, queue, scaling, sessions, storage, token_bucket,
+    data_model, discovery, dns, gossip, health_check, http_api, idempotency, indexing,
+    load_balancer, message_queue, pagination, proxy, queue, scaling, sessions, storage,
+    token_bucket,
 };
 
 /// One widget the `{{#widget NAME ...}}` directive can name.
@@ -82,6 +83,8 @@ registry! {
         "A balancer routes only to instances its readiness probes pass; failed liveness probes restart a hung one.";
     "discovery" => discovery::Discovery,
         "Instances heartbeat to a registry with a TTL; clients send requests from a cached list.";
+    "gossip" => gossip::Gossip,
+        "Nodes push the newest version of a value to random peers each round until every node has it.";
 }
 
 const fn kind<E: Engine>(name: &'static str, summary: &'static str) -> WidgetKind {
