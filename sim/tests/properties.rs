@@ -8519,3 +8519,506 @@ mod discovery_properties {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Gossip: nodes push the newest version of a value to random peers every round.
+// ---------------------------------------------------------------------------------------------
+
+mod gossip_properties {
+    use super::*;
+    use sim::gossip::{
+        Action, Event, Gossip, GossipConfig, LossReason, MAX_FANOUT, MAX_LOSS, MAX_NODES,
+        MAX_ROUND_MS, MIN_ROUND_MS,
+    };
+
+    /// One operation of a gossip case.
+    #[derive(Debug, Clone)]
+    enum GossipOp {
+        /// Runs this many steps.
+        Step(u32),
+        /// Applies `Action::Update` to the targeted node.
+        Update(Target),
+        UpdateRandom,
+        Crash(Target),
+        Restart(Target),
+        /// Applies `Fault::DropMessages` with this probability, valid or not.
+        Drop(f64),
+        /// Applies a fault of a kind the engine does not support.
+        Unsupported(Fault),
+    }
+
+    type GossipCase = Case<GossipConfig, GossipOp>;
+
+    /// Draws a valid configuration. The latency is drawn as a share of the round, so that it
+    /// covers 1 ms to `round_ms` whatever the round.
+    fn gossip_config() -> impl Strategy<Value = GossipConfig> {
+        (
+            u32_in(2, MAX_NODES),
+            u32_in(1, MAX_FANOUT),
+            f64_in(MIN_ROUND_MS, MAX_ROUND_MS),
+            f64_in(0.0, 1.0),
+            prop_oneof![1 => Just(0.0), 3 => f64_in(0.0, MAX_LOSS)],
+        )
+            .prop_map(|(nodes, fanout, round_ms, share, loss)| GossipConfig {
+                nodes,
+                fanout,
+                round_ms,
+                latency_ms: (1.0 + share * (round_ms - 1.0)).clamp(1.0, round_ms),
+                loss,
+            })
+    }
+
+    /// Draws a fault the engine does not support: anything but crash, restart and drop.
+    fn gossip_unsupported_fault() -> impl Strategy<Value = Fault> {
+        prop_oneof![
+            Just(Fault::Heal),
+            prop::collection::vec(prop::collection::vec(0u32..MAX_NODES, 1..3), 2..3)
+                .prop_map(|groups| Fault::Partition { groups }),
+            f64_in(0.0, MAX_DELAY_MS).prop_map(|ms| Fault::DelayMessages { ms }),
+            any::<bool>().prop_map(|failing| Fault::FailDependency { failing }),
+        ]
+    }
+
+    fn gossip_op() -> impl Strategy<Value = GossipOp> {
+        prop_oneof![
+            8 => (1u32..=20).prop_map(GossipOp::Step),
+            2 => crash_target().prop_map(GossipOp::Update),
+            1 => Just(GossipOp::UpdateRandom),
+            2 => crash_target().prop_map(GossipOp::Crash),
+            2 => restart_target().prop_map(GossipOp::Restart),
+            1 => prop_oneof![4 => f64_in(0.0, 1.0), 1 => f64_outside(0.0, 1.0)]
+                .prop_map(GossipOp::Drop),
+            1 => gossip_unsupported_fault().prop_map(GossipOp::Unsupported),
+        ]
+    }
+
+    fn gossip_case() -> impl Strategy<Value = GossipCase> {
+        (
+            gossip_config(),
+            engine_seed(),
+            prop::collection::vec(gossip_op(), 1..=MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// The nodes and the current round rebuilt from the events alone.
+    struct GossipModel {
+        fanout: u32,
+        versions: Vec<u64>,
+        up: Vec<bool>,
+        newest: u64,
+        converged: bool,
+        round: u64,
+        senders: u32,
+        /// (sender, target) pairs sent in the current round.
+        sends: BTreeSet<(u32, u32)>,
+    }
+
+    impl GossipModel {
+        /// Starts from the engine's state at the start. The start's update also arrives as an
+        /// event with the first step or action, and leaves this state as it is.
+        fn new(engine: &Gossip) -> Self {
+            Self {
+                fanout: engine.effective_fanout(),
+                versions: versions(engine),
+                up: vec![true; engine.nodes().len()],
+                newest: engine.newest_version(),
+                converged: false,
+                round: 0,
+                senders: 0,
+                sends: BTreeSet::new(),
+            }
+        }
+
+        fn version(&self, node: u32) -> u64 {
+            self.versions.get(node as usize).copied().unwrap_or(0)
+        }
+
+        fn is_up(&self, node: u32) -> bool {
+            self.up.get(node as usize).copied().unwrap_or(false)
+        }
+
+        fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+            0..self.versions.len() as u32
+        }
+
+        fn check(&mut self, event: &Event) -> Result<(), String> {
+            match *event {
+                Event::Updated { at_ms, node, version } => {
+                    let start = at_ms == 0.0 && version == 1 && self.version(node) == 1;
+                    ensure!(
+                        (start || version == self.newest + 1) && self.is_up(node),
+                        "invariant `an update gives an up node the next version` broken: {event:?}, newest {}",
+                        self.newest
+                    );
+                    self.newest = version;
+                    self.converged = false;
+                    if let Some(slot) = self.versions.get_mut(node as usize) {
+                        *slot = version;
+                    }
+                }
+                Event::Round { round, senders, .. } => {
+                    let sent = self.sends.len();
+                    let expected = self.senders as usize * self.fanout as usize;
+                    ensure!(
+                        sent == expected,
+                        "invariant `a round sends min(fanout, nodes - 1) messages per sender` broken: round {} sent {sent}, expected {expected}",
+                        self.round
+                    );
+                    let informed = self
+                        .ids()
+                        .filter(|&id| self.is_up(id) && self.version(id) > 0)
+                        .count() as u32;
+                    ensure!(
+                        round == self.round + 1 && senders == informed,
+                        "invariant `every up node with a version sends` broken: {event:?}, model {informed}"
+                    );
+                    self.round = round;
+                    self.senders = senders;
+                    self.sends.clear();
+                }
+                Event::Sent {
+                    round,
+                    from,
+                    to,
+                    version,
+                    ..
+                } => {
+                    ensure!(
+                        self.is_up(from),
+                        "invariant `a crashed node sends nothing` broken: {event:?}"
+                    );
+                    ensure!(
+                        version > 0 && version == self.version(from),
+                        "invariant `a node pushes its own version` broken: {event:?}, it has {}",
+                        self.version(from)
+                    );
+                    ensure!(
+                        round == self.round
+                            && from != to
+                            && to < self.versions.len() as u32
+                            && self.sends.insert((from, to)),
+                        "invariant `peers are distinct other nodes` broken: {event:?}"
+                    );
+                }
+                Event::Delivered {
+                    to,
+                    version,
+                    learned,
+                    ..
+                } => {
+                    ensure!(
+                        self.is_up(to),
+                        "invariant `only up nodes receive` broken: {event:?}"
+                    );
+                    let had = self.version(to);
+                    ensure!(
+                        learned == (version > had),
+                        "invariant `the target keeps the higher version` broken: {event:?}, had {had}"
+                    );
+                    if let Some(slot) = self.versions.get_mut(to as usize) {
+                        *slot = had.max(version);
+                    }
+                }
+                Event::Lost { to, reason, .. } => {
+                    ensure!(
+                        reason == LossReason::Dropped || !self.is_up(to),
+                        "invariant `a message is lost at an up target only if dropped` broken: {event:?}"
+                    );
+                }
+                Event::Crashed { node, .. } => {
+                    if let Some(slot) = self.up.get_mut(node as usize) {
+                        *slot = false;
+                    }
+                }
+                Event::Restarted { node, version, .. } => {
+                    ensure!(
+                        version == self.version(node),
+                        "invariant `a node keeps its version through a crash` broken: {event:?}"
+                    );
+                    if let Some(slot) = self.up.get_mut(node as usize) {
+                        *slot = true;
+                    }
+                }
+                Event::LossChanged { probability, .. } => {
+                    ensure!(
+                        (0.0..=1.0).contains(&probability),
+                        "invariant `loss is a probability` broken: {event:?}"
+                    );
+                }
+                Event::Converged { version, .. } => {
+                    let lagging = self
+                        .ids()
+                        .find(|&id| self.is_up(id) && self.version(id) != self.newest);
+                    ensure!(
+                        version == self.newest && !self.converged && lagging.is_none(),
+                        "invariant `convergence is reported once, when every up node has the newest version` broken: {event:?}, lagging {lagging:?}"
+                    );
+                    self.converged = true;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Checks the engine's state against the model and its counters against each other.
+    fn check_state(engine: &Gossip, model: &GossipModel, before: &[u64]) -> Result<(), String> {
+        let versions: Vec<u64> = engine.nodes().iter().map(|n| n.version).collect();
+        let up: Vec<bool> = engine.nodes().iter().map(|n| n.up).collect();
+        ensure!(
+            versions == model.versions && up == model.up,
+            "invariant `the nodes match their events` broken: {versions:?} {up:?}, model {:?} {:?}",
+            model.versions,
+            model.up
+        );
+        let decreased = before
+            .iter()
+            .zip(&versions)
+            .position(|(old, new)| new < old);
+        ensure!(
+            decreased.is_none(),
+            "invariant `a node's version never decreases` broken at node {decreased:?}"
+        );
+
+        let in_flight = engine.in_flight().len() as u64;
+        ensure!(
+            engine.sent() == engine.delivered() + engine.lost() + in_flight,
+            "invariant `sent = delivered + lost + in flight` broken: {} != {} + {} + {in_flight}",
+            engine.sent(),
+            engine.delivered(),
+            engine.lost()
+        );
+        ensure!(
+            engine.delivered() == engine.learned() + engine.duplicates(),
+            "invariant `delivered = learned + duplicates` broken"
+        );
+        // A message lives at most latency_ms <= round_ms, so at most two rounds' messages fly.
+        let bound = 2 * u64::from(engine.config().nodes) * u64::from(model.fanout);
+        ensure!(
+            in_flight <= bound,
+            "invariant `messages in flight stay bounded` broken: {in_flight} > {bound}"
+        );
+        let ordered = engine
+            .in_flight()
+            .zip(engine.in_flight().skip(1))
+            .all(|(a, b)| a.arrive_ms <= b.arrive_ms);
+        let progress_in_range = engine.in_flight().all(|m| {
+            let p = engine.progress(m);
+            (0.0..=1.0).contains(&p)
+        });
+        ensure!(
+            ordered && progress_in_range,
+            "invariant `messages fly in arrival order with progress in 0..=1` broken"
+        );
+
+        let live = model.up.iter().filter(|&&up| up).count() as u32;
+        let informed = model
+            .ids()
+            .filter(|&id| model.is_up(id) && model.version(id) == model.newest)
+            .count() as u32;
+        ensure!(
+            engine.live() == live && engine.informed_live() == informed,
+            "invariant `informed and up counts match the nodes` broken: {} of {}, model {informed} of {live}",
+            engine.informed_live(),
+            engine.live()
+        );
+        ensure!(
+            engine.converged() == model.converged && engine.newest_version() == model.newest,
+            "invariant `convergence state matches its events` broken"
+        );
+
+        let (up_ids, down_ids) = ids(engine);
+        check_node_statuses(&engine.node_statuses(), &up_ids, &down_ids)
+    }
+
+    /// Returns the ids of the up nodes and of the down ones.
+    fn ids(engine: &Gossip) -> (Vec<u32>, Vec<u32>) {
+        let up = engine.nodes().iter().filter(|n| n.up).map(|n| n.id);
+        let down = engine.nodes().iter().filter(|n| !n.up).map(|n| n.id);
+        (up.collect(), down.collect())
+    }
+
+    fn versions(engine: &Gossip) -> Vec<u64> {
+        engine.nodes().iter().map(|n| n.version).collect()
+    }
+
+    /// Applies an action and checks that it is accepted exactly when `valid`, and that a
+    /// rejected one changes nothing.
+    fn act(
+        engine: &mut Gossip,
+        model: &mut GossipModel,
+        action: &Action,
+        valid: bool,
+    ) -> Result<(), String> {
+        // Compared as text, because a metric with no value yet carries NaN, which is unequal to
+        // itself.
+        let before = format!("{:?}", engine.snapshot());
+        let nodes = engine.nodes().to_vec();
+        let result = engine.apply(action);
+        ensure!(
+            result.is_ok() == valid,
+            "invariant `an action applies exactly when it is valid` broken: {action:?}: {}",
+            describe(&result)
+        );
+        match result {
+            Ok(events) => {
+                for event in &events {
+                    model.check(event)?;
+                }
+            }
+            Err(_) => {
+                ensure!(
+                    format!("{:?}", engine.snapshot()) == before && engine.nodes() == nodes,
+                    "invariant `a rejected action changes nothing` broken: {action:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn run_op(engine: &mut Gossip, model: &mut GossipModel, op: &GossipOp) -> Result<(), String> {
+        let (up, down) = ids(engine);
+        let is_up = |engine: &Gossip, id: u32| engine.nodes().get(id as usize).map(|n| n.up);
+        let before = versions(engine);
+        match op {
+            GossipOp::Step(count) => {
+                for _ in 0..*count {
+                    let before = versions(engine);
+                    for event in engine.step() {
+                        model.check(&event)?;
+                    }
+                    check_state(engine, model, &before)?;
+                }
+            }
+            GossipOp::Update(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = is_up(engine, node) == Some(true);
+                act(engine, model, &Action::Update { node }, valid)?;
+            }
+            GossipOp::UpdateRandom => {
+                act(engine, model, &Action::UpdateRandom, !up.is_empty())?;
+            }
+            GossipOp::Crash(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = is_up(engine, node) == Some(true);
+                act(engine, model, &Action::Fault(Fault::Crash { node }), valid)?;
+            }
+            GossipOp::Restart(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = is_up(engine, node) == Some(false);
+                act(
+                    engine,
+                    model,
+                    &Action::Fault(Fault::Restart { node }),
+                    valid,
+                )?;
+            }
+            GossipOp::Drop(probability) => {
+                let valid = (0.0..=1.0).contains(probability);
+                let fault = Fault::DropMessages {
+                    probability: *probability,
+                };
+                act(engine, model, &Action::Fault(fault), valid)?;
+            }
+            GossipOp::Unsupported(fault) => {
+                act(engine, model, &Action::Fault(fault.clone()), false)?;
+            }
+        }
+        check_state(engine, model, &before)
+    }
+
+    fn run_gossip_case(case: &GossipCase) -> Result<(), TestCaseError> {
+        let mut engine = Gossip::new(case.config.clone(), case.seed).map_err(|err| {
+            violation(
+                case,
+                "Engine::new",
+                &format!("invariant `valid config is accepted` broken: {err}"),
+            )
+        })?;
+        let mut model = GossipModel::new(&engine);
+        for (index, op) in case.ops.iter().enumerate() {
+            run_op(&mut engine, &mut model, op).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+        // A metric with no value yet shows a dash and carries NaN, as `Metric::millis` does.
+        let snapshot = engine.snapshot();
+        let finite = snapshot
+            .metrics
+            .iter()
+            .all(|m| m.value.is_finite() || m.text == "–")
+            && snapshot.samples.iter().all(|s| s.value.is_finite());
+        if !finite {
+            return Err(violation(
+                case,
+                "end",
+                &format!("invariant `metrics are finite` broken: {snapshot:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn invalid_gossip_config() -> impl Strategy<Value = InvalidConfig<GossipConfig>> {
+        let names = ["nodes", "fanout", "round_ms", "latency_ms", "loss"];
+        // An invalid latency lies outside 1 to MAX_ROUND_MS, or just above the round.
+        let latency = prop_oneof![
+            f64_outside(1.0, MAX_ROUND_MS).prop_map(Err),
+            f64_in(1e-6, 1000.0).prop_map(Ok),
+        ];
+        (
+            gossip_config(),
+            1u8..=31,
+            (
+                u32_outside(2, MAX_NODES),
+                u32_outside(1, MAX_FANOUT),
+                f64_outside(MIN_ROUND_MS, MAX_ROUND_MS),
+                latency,
+                f64_outside(0.0, MAX_LOSS),
+            ),
+        )
+            .prop_map(
+                move |(valid, mask, (nodes, fanout, round_ms, latency, loss))| {
+                    let latency_ms = match latency {
+                        Err(outside) => outside,
+                        Ok(above) => valid.round_ms + above,
+                    };
+                    let config = GossipConfig {
+                        nodes: pick(mask, 0, nodes, valid.nodes),
+                        fanout: pick(mask, 1, fanout, valid.fanout),
+                        round_ms: pick(mask, 2, round_ms, valid.round_ms),
+                        latency_ms: pick(mask, 3, latency_ms, valid.latency_ms),
+                        loss: pick(mask, 4, loss, valid.loss),
+                    };
+                    InvalidConfig {
+                        config,
+                        first_invalid: first_set(mask, &names),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // Every event matches a model of the nodes rebuilt from the events. An update gives an
+        // up node the next version. Every up node with a version sends, a crashed node sends
+        // nothing, and each round sends exactly min(fanout, nodes - 1) messages per sender, to
+        // distinct other nodes, carrying the sender's version. Only up nodes receive, the target
+        // keeps the higher version, and a node's version never decreases, not even through a
+        // crash. A message is lost at an up target only if the network dropped it. Convergence
+        // is reported once per version, when every up node has it. sent = delivered + lost + in
+        // flight and delivered = learned + duplicates. Messages in flight stay in arrival order,
+        // within two rounds' worth, with progress in 0..=1. Updates, crashes, restarts and drops
+        // apply exactly when valid, and rejected actions and unsupported faults change nothing.
+        // Metrics stay finite or show a dash.
+        #[test]
+        fn gossip_keeps_invariants(case in gossip_case()) {
+            run_gossip_case(&case)?;
+        }
+
+        #[test]
+        fn gossip_rejects_invalid_config(invalid in invalid_gossip_config()) {
+            check_invalid::<Gossip>(&invalid)?;
+        }
+    }
+}
