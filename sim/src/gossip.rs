@@ -11,9 +11,9 @@
 //! does not know which peers are down. A message arrives `latency_ms` after it was sent, unless
 //! it is lost: it is dropped with the current loss probability (decided when it is sent), or its
 //! target is down when it arrives. The target keeps the higher of its version and the message's.
-//! Nodes never stop pushing, so this is the push form of what Demers et al. (1987) call a simple
-//! epidemic: it reaches every node that stays up, at the price of duplicate messages once most
-//! nodes know the value.
+//! Nodes never stop pushing, as in the anti-entropy of Demers et al. ("Epidemic Algorithms for
+//! Replicated Database Maintenance", PODC 1987), which behaves as a simple epidemic. So the value
+//! reaches every node that stays up, at the price of duplicate messages once most nodes have it.
 //!
 //! Because `latency_ms` is at most `round_ms` and a message due at the same time as a round
 //! arrives first, a message sent in round `r` is in place before round `r + 1`. So the rounds are

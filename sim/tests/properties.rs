@@ -8644,7 +8644,11 @@ mod gossip_properties {
 
         fn check(&mut self, event: &Event) -> Result<(), String> {
             match *event {
-                Event::Updated { at_ms, node, version } => {
+                Event::Updated {
+                    at_ms,
+                    node,
+                    version,
+                } => {
                     let start = at_ms == 0.0 && version == 1 && self.version(node) == 1;
                     ensure!(
                         (start || version == self.newest + 1) && self.is_up(node),
