@@ -11,9 +11,12 @@
 //! does not know which peers are down. A message arrives `latency_ms` after it was sent, unless
 //! it is lost: it is dropped with the current loss probability (decided when it is sent), or its
 //! target is down when it arrives. The target keeps the higher of its version and the message's.
-//! Nodes never stop pushing, as in the anti-entropy of Demers et al. ("Epidemic Algorithms for
-//! Replicated Database Maintenance", PODC 1987), which behaves as a simple epidemic. So the value
-//! reaches every node that stays up, at the price of duplicate messages once most nodes have it.
+//! With `rumor_rounds` at 0, nodes never stop pushing, as in the anti-entropy of Demers et al.
+//! ("Epidemic Algorithms for Replicated Database Maintenance", PODC 1987), which behaves as a
+//! simple epidemic. So the value reaches every node that stays up, at the price of duplicate
+//! messages once most nodes have it. With `rumor_rounds` at k > 0, a node pushes a version only
+//! in the k rounds after it got it, like the paper's rumor mongering with a blind counter. That
+//! sends fewer messages, but some nodes may never hear the version: the residue.
 //!
 //! Because `latency_ms` is at most `round_ms` and a message due at the same time as a round
 //! arrives first, a message sent in round `r` is in place before round `r + 1`. So the rounds are
@@ -68,6 +71,9 @@ pub const MAX_LOSS: f64 = 0.9;
 /// round with `latency_ms = round_ms` must still arrive before the next round.
 pub const TIE_MS: f64 = 1e-6;
 
+/// Maximum `rumor_rounds`.
+pub const MAX_RUMOR_ROUNDS: u32 = 20;
+
 /// Parameters of the gossip widget.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -82,6 +88,9 @@ pub struct GossipConfig {
     pub latency_ms: f64,
     /// Probability that a message is lost, from 0 to [`MAX_LOSS`].
     pub loss: f64,
+    /// Rounds a node pushes a version after getting it, up to [`MAX_RUMOR_ROUNDS`]; 0 pushes
+    /// for ever.
+    pub rumor_rounds: u32,
 }
 
 impl Default for GossipConfig {
@@ -92,6 +101,7 @@ impl Default for GossipConfig {
             round_ms: 1000.0,
             latency_ms: 400.0,
             loss: 0.0,
+            rumor_rounds: 0,
         }
     }
 }
@@ -103,6 +113,7 @@ impl Config for GossipConfig {
         ConfigError::check_range_f64("round_ms", self.round_ms, MIN_ROUND_MS, MAX_ROUND_MS)?;
         ConfigError::check_range_f64("latency_ms", self.latency_ms, 1.0, self.round_ms)?;
         ConfigError::check_range_f64("loss", self.loss, 0.0, MAX_LOSS)?;
+        ConfigError::check_range_u32("rumor_rounds", self.rumor_rounds, 0, MAX_RUMOR_ROUNDS)?;
         Ok(())
     }
 }
@@ -146,14 +157,14 @@ pub enum Event {
         /// The new version, now the newest.
         version: u64,
     },
-    /// A round began: every up node with a version pushes it. The round's [`Event::Sent`]
-    /// events follow.
+    /// A round began: every up node that has a version, and has not stopped pushing it, pushes
+    /// it. The round's [`Event::Sent`] events follow.
     Round {
         /// Simulated time in milliseconds.
         at_ms: f64,
         /// The round, numbered from 1.
         round: u64,
-        /// Up nodes with a version, which each send `min(fanout, nodes - 1)` messages.
+        /// Nodes that push, which each send `min(fanout, nodes - 1)` messages.
         senders: u32,
     },
     /// A node pushed its version to a peer.
@@ -245,6 +256,8 @@ pub struct Node {
     pub up: bool,
     /// Simulated time it got its current version, in milliseconds.
     pub learned_ms: f64,
+    /// Rounds that had happened when it got its current version.
+    pub learned_round: u64,
 }
 
 /// A message on its way.
@@ -335,6 +348,7 @@ impl Engine for Gossip {
                 version: 0,
                 up: true,
                 learned_ms: 0.0,
+                learned_round: 0,
             })
             .collect();
         let mut engine = Self {
@@ -646,6 +660,7 @@ impl Gossip {
         };
         node.version = version;
         node.learned_ms = self.now_ms;
+        node.learned_round = self.round;
         let id = node.id;
         self.spread = Spread {
             version,
@@ -664,16 +679,12 @@ impl Gossip {
         self.check_converged(events);
     }
 
-    /// Makes every up node with a version push it to its peers.
+    /// Makes every node that [`Gossip::pushes`] send its version to its peers.
     fn run_round(&mut self, events: &mut Vec<Event>) {
         self.round += 1;
         let at_ms = self.now_ms;
         let round = self.round;
-        let senders = self
-            .nodes
-            .iter()
-            .filter(|node| node.up && node.version > 0)
-            .count() as u32;
+        let senders = self.nodes.iter().filter(|node| self.pushes(node)).count() as u32;
         events.push(Event::Round {
             at_ms,
             round,
@@ -683,15 +694,13 @@ impl Gossip {
         let fanout = self.effective_fanout();
         let arrive_ms = at_ms + self.config.latency_ms;
         for index in 0..self.nodes.len() {
-            let Some(&Node {
-                id, version, up, ..
-            }) = self.nodes.get(index)
-            else {
+            let Some(node) = self.nodes.get(index) else {
                 continue;
             };
-            if !up || version == 0 {
+            if !self.pushes(node) {
                 continue;
             }
+            let (id, version) = (node.id, node.version);
             self.pick_peers(id, others, fanout);
             for slot in 0..self.peers.len() {
                 let Some(&to) = self.peers.get(slot) else {
@@ -718,6 +727,14 @@ impl Gossip {
                 });
             }
         }
+    }
+
+    /// Returns whether `node` pushes in the current round: it is up, has a version, and with
+    /// `rumor_rounds` at k > 0, got that version at most k rounds ago.
+    pub fn pushes(&self, node: &Node) -> bool {
+        let rumor_rounds = u64::from(self.config.rumor_rounds);
+        let interested = rumor_rounds == 0 || self.round - node.learned_round <= rumor_rounds;
+        node.up && node.version > 0 && interested
     }
 
     /// Fills `peers` with `count` distinct node ids other than `id`, uniformly at random, by
@@ -776,6 +793,7 @@ impl Gossip {
         if learned {
             node.version = version;
             node.learned_ms = at_ms;
+            node.learned_round = self.round;
             self.learned += 1;
             if version == self.spread.version {
                 self.informed_live += 1;

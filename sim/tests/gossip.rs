@@ -37,6 +37,11 @@ fn random_config(rng: &mut SimRng) -> GossipConfig {
         } else {
             0.9 * rng.uniform()
         },
+        rumor_rounds: if rng.below(2) == 0 {
+            0
+        } else {
+            1 + rng.below(20) as u32
+        },
     }
 }
 
@@ -44,7 +49,10 @@ fn random_config(rng: &mut SimRng) -> GossipConfig {
 /// the model allows, which is how the named invariants are enforced.
 struct Model {
     fanout: u32,
+    rumor_rounds: u64,
     versions: Vec<u64>,
+    /// The round in which each node got its current version.
+    learned: Vec<u64>,
     up: Vec<bool>,
     newest: u64,
     converged: bool,
@@ -59,8 +67,10 @@ impl Model {
         let nodes = engine.nodes().len();
         Self {
             fanout: engine.effective_fanout(),
+            rumor_rounds: u64::from(engine.config().rumor_rounds),
             // The start's update arrives as an event with the first step or action.
             versions: vec![0; nodes],
+            learned: vec![0; nodes],
             up: vec![true; nodes],
             newest: 0,
             converged: false,
@@ -102,6 +112,17 @@ impl Model {
         if let Some(slot) = self.versions.get_mut(node as usize) {
             *slot = version;
         }
+        if let Some(slot) = self.learned.get_mut(node as usize) {
+            *slot = self.round;
+        }
+    }
+
+    /// Returns whether a node pushes in round `round`: up, with a version, and within
+    /// `rumor_rounds` of getting it unless that is 0.
+    fn pushes(&self, node: u32, round: u64) -> bool {
+        let learned = self.learned.get(node as usize).copied().unwrap_or(0);
+        let interested = self.rumor_rounds == 0 || round - learned <= self.rumor_rounds;
+        self.is_up(node) && self.version(node) > 0 && interested
     }
 
     fn set_up(&mut self, node: u32, up: bool) {
@@ -122,10 +143,11 @@ impl Model {
             }
             Event::Round { round, senders, .. } => {
                 // Invariant: each round sends exactly min(fanout, nodes - 1) messages per up
-                // node that has a version, and only those nodes send.
+                // node that has a version, and only those nodes send. With rumor_rounds k > 0, a
+                // node sends only in the k rounds after it got its version.
                 self.close_round()?;
                 let expected = (0..self.versions.len() as u32)
-                    .filter(|&id| self.is_up(id) && self.version(id) > 0)
+                    .filter(|&id| self.pushes(id, round))
                     .count() as u32;
                 if round != self.round + 1 || senders != expected {
                     return Err(format!("{event:?}: expected {expected} senders"));
@@ -168,7 +190,9 @@ impl Model {
                 if learned != (version > had) {
                     return Err(format!("{event:?}: target had {had}"));
                 }
-                self.set(to, had.max(version));
+                if learned {
+                    self.set(to, version);
+                }
             }
             Event::Lost { to, reason, .. } => {
                 if reason == LossReason::TargetDown && self.is_up(to) {
@@ -355,6 +379,7 @@ fn every_node_learns_update_without_faults() {
         let mut rng = SimRng::new(seed ^ 0x1ea7);
         let config = GossipConfig {
             loss: 0.0,
+            rumor_rounds: 0,
             ..random_config(&mut rng)
         };
         let mut engine = build(&config, seed);
@@ -553,6 +578,87 @@ fn rounds_grow_like_log_n() {
     assert!(
         (growth - expected).abs() <= 1.5,
         "median grew by {growth} rounds from 10 to 100 nodes, formula {expected:.2}"
+    );
+}
+
+/// Returns the nodes that never got the start's version, once no node pushes any more, for
+/// each of `seeds` seeds.
+fn residues(nodes: u32, fanout: u32, rumor_rounds: u32, seeds: u64) -> Vec<u32> {
+    let config = GossipConfig {
+        nodes,
+        fanout,
+        rumor_rounds,
+        ..GossipConfig::default()
+    };
+    (0..seeds)
+        .map(|seed| {
+            let mut engine = build(&config, seed);
+            // A spread that goes rumor_rounds rounds without informing a node stops, so with
+            // rumor_rounds > 0 it lasts at most nodes × rumor_rounds rounds; 0 pushes for ever.
+            let rounds = f64::from(nodes * rumor_rounds.max(1) + 2);
+            let max_steps = (rounds * config.round_ms / STEP_MS) as usize;
+            for _ in 0..max_steps {
+                engine.step();
+                let pushing = engine.nodes().iter().any(|node| engine.pushes(node));
+                if engine.in_flight().len() == 0 && (!pushing || engine.converged()) {
+                    break;
+                }
+            }
+            engine.nodes().iter().filter(|n| n.version == 0).count() as u32
+        })
+        .collect()
+}
+
+// Invariant: with rumor_rounds k > 0, each node pushes a version in at most k rounds, so one
+// update costs at most nodes × fanout × k messages.
+#[test]
+fn rumor_caps_messages_per_update() {
+    for (seed, (fanout, rumor_rounds)) in (0..).zip([(1, 1), (1, 4), (2, 2), (3, 5), (8, 1)]) {
+        let config = GossipConfig {
+            nodes: 100,
+            fanout,
+            rumor_rounds,
+            ..GossipConfig::default()
+        };
+        let mut engine = build(&config, seed);
+
+        for _ in 0..2000 {
+            engine.step();
+        }
+
+        let cap = 100 * u64::from(fanout) * u64::from(rumor_rounds);
+        assert!(
+            engine.sent() <= cap,
+            "seed {seed}, {config:?}: {} messages, cap {cap}",
+            engine.sent()
+        );
+        assert_eq!(
+            engine.in_flight().len(),
+            0,
+            "seed {seed}: pushes never stopped"
+        );
+    }
+}
+
+// Invariant: the residue, the nodes a rumor never reaches, shrinks as nodes push for more
+// rounds: its mean over 500 seeds for N = 100 and fanout 1 falls from k = 1 to 2 to 4, and
+// pushing for ever leaves none.
+#[test]
+fn residue_shrinks_with_rumor_rounds() {
+    let mean = |k| {
+        let residues = residues(100, 1, k, 500);
+        f64::from(residues.iter().sum::<u32>()) / residues.len() as f64
+    };
+
+    let (one, two, four) = (mean(1), mean(2), mean(4));
+    let forever = residues(100, 1, 0, 50).into_iter().max();
+
+    assert!(one > two, "mean residue {one} at k = 1, {two} at k = 2");
+    assert!(two > four, "mean residue {two} at k = 2, {four} at k = 4");
+    assert_eq!(
+        forever,
+        Some(0),
+        "pushing for ever left nodes without the version"
     );
 }
 

@@ -8528,7 +8528,7 @@ mod gossip_properties {
     use super::*;
     use sim::gossip::{
         Action, Event, Gossip, GossipConfig, LossReason, MAX_FANOUT, MAX_LOSS, MAX_NODES,
-        MAX_ROUND_MS, MIN_ROUND_MS,
+        MAX_ROUND_MS, MAX_RUMOR_ROUNDS, MIN_ROUND_MS,
     };
 
     /// One operation of a gossip case.
@@ -8558,13 +8558,17 @@ mod gossip_properties {
             f64_in(MIN_ROUND_MS, MAX_ROUND_MS),
             f64_in(0.0, 1.0),
             prop_oneof![1 => Just(0.0), 3 => f64_in(0.0, MAX_LOSS)],
+            u32_in(0, MAX_RUMOR_ROUNDS),
         )
-            .prop_map(|(nodes, fanout, round_ms, share, loss)| GossipConfig {
-                nodes,
-                fanout,
-                round_ms,
-                latency_ms: (1.0 + share * (round_ms - 1.0)).clamp(1.0, round_ms),
-                loss,
+            .prop_map(|(nodes, fanout, round_ms, share, loss, rumor_rounds)| {
+                GossipConfig {
+                    nodes,
+                    fanout,
+                    round_ms,
+                    latency_ms: (1.0 + share * (round_ms - 1.0)).clamp(1.0, round_ms),
+                    loss,
+                    rumor_rounds,
+                }
             })
     }
 
@@ -8604,7 +8608,10 @@ mod gossip_properties {
     /// The nodes and the current round rebuilt from the events alone.
     struct GossipModel {
         fanout: u32,
+        rumor_rounds: u64,
         versions: Vec<u64>,
+        /// The round in which each node got its current version.
+        learned: Vec<u64>,
         up: Vec<bool>,
         newest: u64,
         converged: bool,
@@ -8620,7 +8627,9 @@ mod gossip_properties {
         fn new(engine: &Gossip) -> Self {
             Self {
                 fanout: engine.effective_fanout(),
+                rumor_rounds: u64::from(engine.config().rumor_rounds),
                 versions: versions(engine),
+                learned: engine.nodes().iter().map(|n| n.learned_round).collect(),
                 up: vec![true; engine.nodes().len()],
                 newest: engine.newest_version(),
                 converged: false,
@@ -8642,6 +8651,25 @@ mod gossip_properties {
             0..self.versions.len() as u32
         }
 
+        /// Records that `node` got `version` in the current round.
+        fn learn(&mut self, node: u32, version: u64) {
+            if let Some(slot) = self.versions.get_mut(node as usize) {
+                *slot = version;
+            }
+            if let Some(slot) = self.learned.get_mut(node as usize) {
+                *slot = self.round;
+            }
+        }
+
+        /// Returns whether `node` pushes in `round`: up, with a version, and with rumor_rounds
+        /// k > 0, within k rounds of getting it.
+        fn pushes(&self, node: u32, round: u64) -> bool {
+            let learned = self.learned.get(node as usize).copied().unwrap_or(0);
+            let interested =
+                self.rumor_rounds == 0 || round.saturating_sub(learned) <= self.rumor_rounds;
+            self.is_up(node) && self.version(node) > 0 && interested
+        }
+
         fn check(&mut self, event: &Event) -> Result<(), String> {
             match *event {
                 Event::Updated {
@@ -8657,8 +8685,8 @@ mod gossip_properties {
                     );
                     self.newest = version;
                     self.converged = false;
-                    if let Some(slot) = self.versions.get_mut(node as usize) {
-                        *slot = version;
+                    if !start {
+                        self.learn(node, version);
                     }
                 }
                 Event::Round { round, senders, .. } => {
@@ -8669,13 +8697,10 @@ mod gossip_properties {
                         "invariant `a round sends min(fanout, nodes - 1) messages per sender` broken: round {} sent {sent}, expected {expected}",
                         self.round
                     );
-                    let informed = self
-                        .ids()
-                        .filter(|&id| self.is_up(id) && self.version(id) > 0)
-                        .count() as u32;
+                    let pushing = self.ids().filter(|&id| self.pushes(id, round)).count() as u32;
                     ensure!(
-                        round == self.round + 1 && senders == informed,
-                        "invariant `every up node with a version sends` broken: {event:?}, model {informed}"
+                        round == self.round + 1 && senders == pushing,
+                        "invariant `every up node with a version sends, within rumor_rounds of getting it` broken: {event:?}, model {pushing}"
                     );
                     self.round = round;
                     self.senders = senders;
@@ -8720,8 +8745,8 @@ mod gossip_properties {
                         learned == (version > had),
                         "invariant `the target keeps the higher version` broken: {event:?}, had {had}"
                     );
-                    if let Some(slot) = self.versions.get_mut(to as usize) {
-                        *slot = had.max(version);
+                    if learned {
+                        self.learn(to, version);
                     }
                 }
                 Event::Lost { to, reason, .. } => {
@@ -8963,7 +8988,14 @@ mod gossip_properties {
     }
 
     fn invalid_gossip_config() -> impl Strategy<Value = InvalidConfig<GossipConfig>> {
-        let names = ["nodes", "fanout", "round_ms", "latency_ms", "loss"];
+        let names = [
+            "nodes",
+            "fanout",
+            "round_ms",
+            "latency_ms",
+            "loss",
+            "rumor_rounds",
+        ];
         // An invalid latency lies outside 1 to MAX_ROUND_MS, or just above the round.
         let latency = prop_oneof![
             f64_outside(1.0, MAX_ROUND_MS).prop_map(Err),
@@ -8971,17 +9003,18 @@ mod gossip_properties {
         ];
         (
             gossip_config(),
-            1u8..=31,
+            1u8..=63,
             (
                 u32_outside(2, MAX_NODES),
                 u32_outside(1, MAX_FANOUT),
                 f64_outside(MIN_ROUND_MS, MAX_ROUND_MS),
                 latency,
                 f64_outside(0.0, MAX_LOSS),
+                u32_outside(0, MAX_RUMOR_ROUNDS),
             ),
         )
             .prop_map(
-                move |(valid, mask, (nodes, fanout, round_ms, latency, loss))| {
+                move |(valid, mask, (nodes, fanout, round_ms, latency, loss, rumor_rounds))| {
                     let latency_ms = match latency {
                         Err(outside) => outside,
                         Ok(above) => valid.round_ms + above,
@@ -8992,6 +9025,7 @@ mod gossip_properties {
                         round_ms: pick(mask, 2, round_ms, valid.round_ms),
                         latency_ms: pick(mask, 3, latency_ms, valid.latency_ms),
                         loss: pick(mask, 4, loss, valid.loss),
+                        rumor_rounds: pick(mask, 5, rumor_rounds, valid.rumor_rounds),
                     };
                     InvalidConfig {
                         config,
@@ -9005,9 +9039,10 @@ mod gossip_properties {
         #![proptest_config(proptest_config())]
 
         // Every event matches a model of the nodes rebuilt from the events. An update gives an
-        // up node the next version. Every up node with a version sends, a crashed node sends
-        // nothing, and each round sends exactly min(fanout, nodes - 1) messages per sender, to
-        // distinct other nodes, carrying the sender's version. Only up nodes receive, the target
+        // up node the next version. Every up node with a version sends (with rumor_rounds k > 0,
+        // only in the k rounds after it got the version), and a crashed node sends nothing. Each
+        // round sends exactly min(fanout, nodes - 1) messages per sender, to distinct other
+        // nodes, carrying the sender's version. Only up nodes receive, the target
         // keeps the higher version, and a node's version never decreases, not even through a
         // crash. A message is lost at an up target only if the network dropped it. Convergence
         // is reported once per version, when every up node has it. sent = delivered + lost + in
