@@ -15,8 +15,9 @@
 //! ("Epidemic Algorithms for Replicated Database Maintenance", PODC 1987), which behaves as a
 //! simple epidemic. So the value reaches every node that stays up, at the price of duplicate
 //! messages once most nodes have it. With `rumor_rounds` at k > 0, a node pushes a version only
-//! in the k rounds after it got it, like the paper's rumor mongering with a blind counter. That
-//! sends fewer messages, but some nodes may never hear the version: the residue.
+//! in the k rounds after it got it. That is the paper's rumor mongering, made blind (a node
+//! ignores whether its peers already had the version) and with a counter of rounds. It sends
+//! fewer messages, but some nodes may never get the version: the paper calls them the residue.
 //!
 //! Because `latency_ms` is at most `round_ms` and a message due at the same time as a round
 //! arrives first, a message sent in round `r` is in place before round `r + 1`. So the rounds are
@@ -32,8 +33,8 @@
 //! as if stored on disk, so a restart brings it back with what it knew, and the pushes of the
 //! others bring it up to date. Messages it sent before the crash are still delivered.
 //!
-//! The spread of a version has converged when every up node has the newest version; the engine
-//! reports it once per version, with the rounds, the time and the messages it took.
+//! The spread of a version has converged when every up node has the newest version. The engine
+//! reports that once per version, with the rounds, the time and the messages it took.
 //!
 //! Within each step of [`STEP_MS`] the engine processes arrivals and rounds in time order at their
 //! exact times. An arrival due at the same time as a round (within [`TIE_MS`]) comes first.
@@ -80,7 +81,7 @@ pub const MAX_RUMOR_ROUNDS: u32 = 20;
 pub struct GossipConfig {
     /// Nodes, numbered from 0, from 2 to [`MAX_NODES`].
     pub nodes: u32,
-    /// Peers each node pushes to per round, from 1 to [`MAX_FANOUT`]; capped at `nodes - 1`.
+    /// Peers each node pushes to per round, from 1 to [`MAX_FANOUT`], and at most `nodes - 1`.
     pub fanout: u32,
     /// Time between rounds, in milliseconds.
     pub round_ms: f64,
@@ -88,8 +89,8 @@ pub struct GossipConfig {
     pub latency_ms: f64,
     /// Probability that a message is lost, from 0 to [`MAX_LOSS`].
     pub loss: f64,
-    /// Rounds a node pushes a version after getting it, up to [`MAX_RUMOR_ROUNDS`]; 0 pushes
-    /// for ever.
+    /// Rounds a node pushes a version after getting it, up to [`MAX_RUMOR_ROUNDS`]. With 0 it
+    /// pushes for ever.
     pub rumor_rounds: u32,
 }
 

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use sim::gossip::{
-    Action, Event as GossipEvent, Gossip, GossipConfig, MAX_FANOUT, MAX_NODES,
-    MAX_ROUND_MS, MIN_ROUND_MS,
+    Action, Event as GossipEvent, Gossip, GossipConfig, MAX_FANOUT, MAX_NODES, MAX_ROUND_MS,
+    MAX_RUMOR_ROUNDS, MIN_ROUND_MS,
 };
 use yew::prelude::*;
 
@@ -145,6 +145,9 @@ pub fn GossipWidget(props: &WidgetProps<GossipConfig>) -> Html {
             <NumberField label="Latency (ms)" value={current.latency_ms} min={1.0}
                 max={current.round_ms} step={50.0}
                 on_change={configure(|c, v| c.latency_ms = v)} />
+            <NumberField label="Rumor rounds (0: for ever)" value={f64::from(current.rumor_rounds)}
+                min={0.0} max={f64::from(MAX_RUMOR_ROUNDS)}
+                on_change={configure(|c, v| c.rumor_rounds = v as u32)} />
         </>
     };
 
@@ -164,7 +167,8 @@ pub fn GossipWidget(props: &WidgetProps<GossipConfig>) -> Html {
                         onclick={update}>{ format!("Update node {target}") }</button>
                     <button type="button" class="sdbe-update-random" disabled={engine.live() == 0}
                         onclick={update_random}>{ "Update a random node" }</button>
-                    { fault_controls(&runner, &selected) }
+                    <FaultPanel runner={runner.clone()} selected={selected.clone()}
+                        up={Rc::new(engine.nodes().iter().map(|n| n.up).collect::<Vec<_>>())} />
                 </>
             };
             let scene = draw(engine, target, &selected, &dots, &dropped_dots);
@@ -183,6 +187,24 @@ pub fn GossipWidget(props: &WidgetProps<GossipConfig>) -> Html {
             scene,
         },
     )
+}
+
+/// Properties of [`FaultPanel`].
+#[derive(Properties, PartialEq)]
+struct FaultPanelProps {
+    runner: RunnerHandle<Gossip>,
+    /// The node picked in the fault controls or on the circle.
+    selected: UseStateHandle<Option<u32>>,
+    /// Whether each node is up, which is all the controls show of the engine.
+    up: Rc<Vec<bool>>,
+}
+
+/// Shows the shared fault controls, whose node list has an entry per node. As a component of
+/// its own, it is rebuilt only when a node goes down or up or the selection changes, not on
+/// every frame.
+#[component]
+fn FaultPanel(props: &FaultPanelProps) -> Html {
+    fault_controls(&props.runner, &props.selected)
 }
 
 /// Returns where node `id` of `count` sits: clockwise from the top.
@@ -223,8 +245,12 @@ fn draw(
         engine.round(),
         engine.effective_fanout()
     );
+    // With rumor rounds, the pushes can stop before every node has the version.
+    let stopped = engine.in_flight().len() == 0
+        && !engine.nodes().iter().any(|node| engine.pushes(node));
     let second_line = match engine.last_convergence().filter(|_| engine.converged()) {
         Some(done) => format!("all {live} up nodes have it: {} rounds", done.rounds),
+        None if stopped => format!("{informed} of {live} have it; the rumor stopped"),
         None => format!("{informed} of {live} up nodes have it"),
     };
     let chosen = engine.nodes().get(target as usize);
@@ -411,7 +437,7 @@ impl DotBuffers {
             } else {
                 &mut self.dots
             };
-            // Writing to a String cannot fail.
+            // `fmt::Write` for `String` always returns `Ok`.
             let _ = write!(path, "M{x} {y}h0");
         }
         set_path(dots, &self.dots);
