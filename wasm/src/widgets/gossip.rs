@@ -92,7 +92,7 @@ enum Look {
     Older,
     /// Up, with no version yet: a ring.
     Empty,
-    /// Down: a cross.
+    /// Down: a red cross.
     Down,
 }
 
@@ -358,9 +358,12 @@ fn mark(look: Look, x: f64, y: f64) -> Html {
         Look::Empty => html! {
             <circle class="sdbe-idle" cx={f(x)} cy={f(y)} r={f(r - 0.75)} />
         },
+        // Two bars crossed at 45 degrees, filled so that the cross stands out at 360 px.
         Look::Down => html! {
-            <path class="sdbe-line" stroke-width="2"
-                d={format!("M{:.1} {:.1}l{d} {d}m0 -{d}l-{d} {d}", x - r, y - r, d = 2.0 * r)} />
+            <g class="sdbe-rejected" transform={format!("rotate(45 {x:.1} {y:.1})")}>
+                <rect x={f(x - r - 1.0)} y={f(y - 1.3)} width={f(2.0 * r + 2.0)} height="2.6" />
+                <rect x={f(x - 1.3)} y={f(y - r - 1.0)} width="2.6" height={f(2.0 * r + 2.0)} />
+            </g>
         },
     }
 }
