@@ -540,6 +540,16 @@ impl Gossip {
         self.loss
     }
 
+    /// Returns whether `node` pushes in the current round, which between rounds is the latest
+    /// one. It does if it is up, has a version and, with `rumor_rounds` at k > 0, got that
+    /// version at most k rounds ago.
+    pub fn pushes(&self, node: &Node) -> bool {
+        let rumor_rounds = u64::from(self.config.rumor_rounds);
+        let since = self.round.saturating_sub(node.learned_round);
+        let interested = rumor_rounds == 0 || since <= rumor_rounds;
+        node.up && node.version > 0 && interested
+    }
+
     /// Peers each node pushes to per round: `fanout`, capped at the number of other nodes.
     pub fn effective_fanout(&self) -> u32 {
         self.config.fanout.min(self.config.nodes - 1)
@@ -728,14 +738,6 @@ impl Gossip {
                 });
             }
         }
-    }
-
-    /// Returns whether `node` pushes in the current round: it is up, has a version, and with
-    /// `rumor_rounds` at k > 0, got that version at most k rounds ago.
-    pub fn pushes(&self, node: &Node) -> bool {
-        let rumor_rounds = u64::from(self.config.rumor_rounds);
-        let interested = rumor_rounds == 0 || self.round - node.learned_round <= rumor_rounds;
-        node.up && node.version > 0 && interested
     }
 
     /// Fills `peers` with `count` distinct node ids other than `id`, uniformly at random, by

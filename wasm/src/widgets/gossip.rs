@@ -192,6 +192,7 @@ pub fn GossipWidget(props: &WidgetProps<GossipConfig>) -> Html {
 /// Properties of [`FaultPanel`].
 #[derive(Properties, PartialEq)]
 struct FaultPanelProps {
+    /// The widget's run, which the controls send their faults to.
     runner: RunnerHandle<Gossip>,
     /// The node picked in the fault controls or on the circle.
     selected: UseStateHandle<Option<u32>>,
