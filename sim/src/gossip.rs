@@ -6,7 +6,8 @@
 //! default run shows a spread without any reader action.
 //!
 //! Rounds are aligned: round `r` happens for every node at once, at `r × round_ms`. In each round
-//! every up node that has a version pushes its version to `fanout` distinct peers chosen
+//! every up node that has a version (and, with `rumor_rounds` set, got it recently enough; see
+//! below) pushes its version to `fanout` distinct peers chosen
 //! uniformly at random from the other nodes, or to all of them when there are fewer. The sender
 //! does not know which peers are down. A message arrives `latency_ms` after it was sent, unless
 //! it is lost: it is dropped with the current loss probability (decided when it is sent), or its
@@ -30,8 +31,9 @@
 //! estimate against the engine.
 //!
 //! A crashed node sends nothing and loses every message that reaches it. It keeps its version,
-//! as if stored on disk, so a restart brings it back with what it knew, and the pushes of the
-//! others bring it up to date. Messages it sent before the crash are still delivered.
+//! as if stored on disk, so a restart brings it back with what it knew. With `rumor_rounds` at 0
+//! the pushes of the others then bring it up to date. Messages it sent before the crash are still
+//! delivered.
 //!
 //! The spread of a version has converged when every up node has the newest version. The engine
 //! reports that once per version, with the rounds, the time and the messages it took.

@@ -1215,7 +1215,8 @@ test('gossip reaches every up node, and a restarted node catches up', async () =
     );
     const look = (node) => widget.locator(`g[data-node="${node}"]`).getAttribute('data-look');
 
-    // Tapping node 7 on the circle selects it for the fault controls; it crashes before round 1.
+    // Tapping node 7 on the circle selects it for the fault controls, and it crashes before
+    // round 1.
     await widget.locator('g[data-node="7"]').click();
     await widget.locator('button.sdbe-crash').click();
     await play.click();
