@@ -37,6 +37,9 @@
 //! at their exact times. At equal times deliveries come first, in send order, then timers in
 //! node order; so a heartbeat that arrives as a follower's timer runs out resets the timer.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{Fault, FaultKind, Faults, NodeStatus};
@@ -53,7 +56,8 @@ pub const MIN_NODES: u32 = 3;
 /// Most nodes in a cluster.
 pub const MAX_NODES: u32 = 9;
 
-/// Longest election timeout, in milliseconds.
+/// Longest election timeout, in milliseconds. The minimum timeout may be at most half of it,
+/// so that every valid minimum leaves room for a range above it.
 pub const MAX_TIMEOUT_MS: f64 = 60_000.0;
 
 /// Shortest election timeout, in milliseconds.
@@ -104,7 +108,7 @@ impl Config for RaftConfig {
             "election_timeout_min_ms",
             self.election_timeout_min_ms,
             MIN_TIMEOUT_MS,
-            MAX_TIMEOUT_MS,
+            MAX_TIMEOUT_MS / 2.0,
         )?;
         ConfigError::check_range_f64(
             "election_timeout_max_ms",
@@ -126,7 +130,7 @@ impl Config for RaftConfig {
             "heartbeat_ms",
             self.heartbeat_ms,
             MIN_HEARTBEAT_MS,
-            MAX_TIMEOUT_MS / 2.0,
+            MAX_TIMEOUT_MS / 4.0,
         )?;
         // Followers must hear a heartbeat well before their timers fire (section 5.6 of the
         // paper asks for broadcast time far below the election timeout).
@@ -257,6 +261,35 @@ pub struct Message {
     /// When it reaches the receiver, in milliseconds.
     pub deliver_ms: f64,
 }
+
+/// A message in flight, ordered so that a max-heap pops the earliest delivery first, ties in
+/// send order.
+#[derive(Debug, Clone)]
+struct Pending(Message);
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .0
+            .deliver_ms
+            .total_cmp(&self.0.deliver_ms)
+            .then(other.0.id.cmp(&self.0.id))
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Pending {}
 
 /// Why a voter denied a vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -507,8 +540,8 @@ impl Node {
 /// Something due at a time within a step; [`due_rank`] orders ties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Due {
-    /// The message at this index of `in_flight` arrives.
-    Delivery(usize),
+    /// The earliest message in flight arrives.
+    Delivery,
     /// The node at this index sends heartbeats.
     Heartbeat(usize),
     /// The node at this index's election timer fires.
@@ -523,7 +556,7 @@ pub struct Raft {
     now_ms: f64,
     steps: u64,
     nodes: Vec<Node>,
-    in_flight: Vec<Message>,
+    in_flight: BinaryHeap<Pending>,
     next_message_id: u64,
     /// Side of the partition per node index; equal values can talk. All 0 when healed.
     sides: Vec<u32>,
@@ -553,7 +586,7 @@ impl Engine for Raft {
             now_ms: 0.0,
             steps: 0,
             nodes: Vec::with_capacity(count),
-            in_flight: Vec::new(),
+            in_flight: BinaryHeap::new(),
             next_message_id: 0,
             sides: vec![0; count],
             partitioned: false,
@@ -591,9 +624,10 @@ impl Engine for Raft {
         while let Some((at_ms, due)) = self.next_due().filter(|(at_ms, _)| *at_ms <= end_ms) {
             self.now_ms = self.now_ms.max(at_ms);
             match due {
-                Due::Delivery(index) => {
-                    let message = self.in_flight.swap_remove(index);
-                    self.deliver(message, &mut events);
+                Due::Delivery => {
+                    if let Some(Pending(message)) = self.in_flight.pop() {
+                        self.deliver(message, &mut events);
+                    }
                 }
                 Due::Heartbeat(index) => self.send_heartbeats(index, &mut events),
                 Due::Timeout(index) => self.time_out(index, false, &mut events),
@@ -696,8 +730,13 @@ impl Raft {
     }
 
     /// Returns the messages in flight, in no particular order.
-    pub fn messages(&self) -> &[Message] {
-        &self.in_flight
+    pub fn messages(&self) -> impl Iterator<Item = &Message> + '_ {
+        self.in_flight.iter().map(|pending| &pending.0)
+    }
+
+    /// Counts the messages in flight.
+    pub fn messages_in_flight(&self) -> usize {
+        self.in_flight.len()
     }
 
     /// Returns how far a message has travelled, from 0 at send to 1 at delivery.
@@ -871,8 +910,8 @@ impl Raft {
                 best = Some((at_ms, due, tie));
             }
         };
-        for (index, message) in self.in_flight.iter().enumerate() {
-            consider(message.deliver_ms, Due::Delivery(index), message.id);
+        if let Some(Pending(message)) = self.in_flight.peek() {
+            consider(message.deliver_ms, Due::Delivery, message.id);
         }
         for (index, node) in self.nodes.iter().enumerate() {
             if !node.up {
@@ -917,7 +956,7 @@ impl Raft {
         } else {
             0.0
         };
-        self.in_flight.push(Message {
+        self.in_flight.push(Pending(Message {
             id: self.next_message_id,
             from: from_id,
             to: to_id,
@@ -925,7 +964,7 @@ impl Raft {
             rpc,
             sent_ms: self.now_ms,
             deliver_ms: self.now_ms + self.config.latency_ms + jitter_ms,
-        });
+        }));
         self.next_message_id += 1;
     }
 
@@ -1322,7 +1361,7 @@ impl Raft {
 
 fn due_rank(due: Due) -> u8 {
     match due {
-        Due::Delivery(_) => 0,
+        Due::Delivery => 0,
         Due::Heartbeat(_) => 1,
         Due::Timeout(_) => 2,
     }

@@ -303,7 +303,7 @@ impl Model {
                 ));
             }
         }
-        let in_flight: BTreeSet<u64> = engine.messages().iter().map(|m| m.id).collect();
+        let in_flight: BTreeSet<u64> = engine.messages().map(|m| m.id).collect();
         self.seen_messages.retain(|id| in_flight.contains(id));
         Ok(())
     }
@@ -472,7 +472,6 @@ fn crashed_node_sends_nothing() {
             }
             let sent = engine
                 .messages()
-                .iter()
                 .find(|m| m.from == 1 && m.sent_ms >= crash_ms);
             assert!(sent.is_none(), "seed {seed}: crashed node 1 sent {sent:?}");
         }
