@@ -7,8 +7,8 @@
 //! of section 5.4.1 never denies a vote.
 //!
 //! - Time is divided into terms, numbered with consecutive integers, and each term begins with
-//!   an election (5.1). Every message carries its sender's term. A node that sees a higher term
-//!   adopts it, forgets its vote and becomes a follower (5.1, Figure 2 "All Servers").
+//!   an election (5.1). Every message carries its sender's term. A node that receives a higher
+//!   term adopts it, forgets its vote and becomes a follower (5.1, Figure 2 "All Servers").
 //! - A follower whose election timer fires without a heartbeat from the current leader and
 //!   without granting a vote becomes a candidate: it increments its term, votes for itself,
 //!   resets its timer and sends RequestVote to every other node (5.2).
@@ -50,24 +50,25 @@ use crate::{ActionError, Config, ConfigError, Engine};
 /// Simulated time that one [`Engine::step`] advances, in milliseconds.
 pub const STEP_MS: f64 = 10.0;
 
-/// Fewest nodes in a cluster.
+/// Minimum number of nodes in a cluster.
 pub const MIN_NODES: u32 = 3;
 
-/// Most nodes in a cluster.
+/// Maximum number of nodes in a cluster.
 pub const MAX_NODES: u32 = 9;
 
-/// Longest election timeout, in milliseconds. The minimum timeout may be at most half of it,
+/// Maximum election timeout, in milliseconds. The minimum timeout may be at most half of it,
 /// so that every valid minimum leaves room for a range above it.
 pub const MAX_TIMEOUT_MS: f64 = 60_000.0;
 
-/// Shortest election timeout, in milliseconds.
+/// Minimum election timeout, in milliseconds.
 pub const MIN_TIMEOUT_MS: f64 = 50.0;
 
-/// Shortest heartbeat interval, in milliseconds. With the longest latency it bounds the
-/// messages in flight to about 4,000.
+/// Minimum heartbeat interval, in milliseconds. With the maximum latency and jitter it bounds
+/// the messages in flight to an estimated 3,200 per leader: 8 followers, a heartbeat and its
+/// response each, for 4 s every 20 ms.
 pub const MIN_HEARTBEAT_MS: f64 = 20.0;
 
-/// Longest one-way latency and longest jitter, each in milliseconds.
+/// Maximum one-way latency, and maximum jitter, in milliseconds.
 pub const MAX_LATENCY_MS: f64 = 2_000.0;
 
 /// Parameters of the Raft election widget.
@@ -76,11 +77,11 @@ pub const MAX_LATENCY_MS: f64 = 2_000.0;
 pub struct RaftConfig {
     /// Nodes in the cluster, numbered from 1.
     pub nodes: u32,
-    /// Shortest election timeout a node draws, in milliseconds.
+    /// Minimum election timeout a node draws, in milliseconds.
     pub election_timeout_min_ms: f64,
-    /// Longest election timeout a node draws, in milliseconds; above the minimum.
+    /// Maximum election timeout a node draws, in milliseconds, above the minimum.
     pub election_timeout_max_ms: f64,
-    /// Time between a leader's heartbeats, in milliseconds; at most half the minimum timeout.
+    /// Time between a leader's heartbeats, in milliseconds, at most half the minimum timeout.
     pub heartbeat_ms: f64,
     /// One-way network delay of every message, in milliseconds.
     pub latency_ms: f64,
@@ -132,8 +133,8 @@ impl Config for RaftConfig {
             MIN_HEARTBEAT_MS,
             MAX_TIMEOUT_MS / 4.0,
         )?;
-        // Followers must hear a heartbeat well before their timers fire (section 5.6 of the
-        // paper asks for broadcast time far below the election timeout).
+        // Followers must receive a heartbeat well before their timers fire (section 5.6 of the
+        // Raft paper requires the broadcast time to be far below the election timeout).
         if self.heartbeat_ms > self.election_timeout_min_ms / 2.0 {
             return Err(ConfigError::new(
                 "heartbeat_ms",
@@ -174,7 +175,7 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Answers candidates and leaders; starts an election when its timer fires.
+    /// Responds to candidates and leaders, and starts an election when its timer fires.
     Follower,
     /// Collects votes for its own term.
     Candidate,
@@ -187,14 +188,14 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Rpc {
-    /// A candidate asks for a vote.
+    /// A candidate requests a vote.
     RequestVote {
         /// Index of the candidate's last log entry.
         last_log_index: u64,
         /// Term of the candidate's last log entry.
         last_log_term: u64,
     },
-    /// The answer to [`Rpc::RequestVote`].
+    /// The response to [`Rpc::RequestVote`].
     RequestVoteResponse {
         /// Whether the voter granted its vote.
         vote_granted: bool,
@@ -210,7 +211,7 @@ pub enum Rpc {
         /// The leader's commit index.
         leader_commit: u64,
     },
-    /// The answer to [`Rpc::AppendEntries`].
+    /// The response to [`Rpc::AppendEntries`].
     AppendEntriesResponse {
         /// Whether the receiver accepted the sender as leader of its term.
         success: bool,
@@ -291,7 +292,7 @@ impl PartialEq for Pending {
 
 impl Eq for Pending {}
 
-/// Why a voter denied a vote.
+/// The reason a voter denied a vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum DenyReason {
@@ -307,7 +308,7 @@ pub enum DenyReason {
     },
 }
 
-/// Why a candidate or leader became a follower.
+/// The reason a candidate or leader became a follower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum StepDownReason {
@@ -323,7 +324,7 @@ pub enum StepDownReason {
     },
 }
 
-/// Why a message was lost.
+/// The reason a message was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossReason {
@@ -343,7 +344,7 @@ pub enum Event {
         at_ms: f64,
         /// The candidate.
         node: u32,
-        /// The new term it stands in.
+        /// The new term of its election.
         term: u64,
         /// Whether the reader forced the election with [`Action::TimeoutNow`].
         forced: bool,
@@ -531,7 +532,7 @@ pub struct Node {
 }
 
 impl Node {
-    /// Counts the votes it holds in its current election, its own included.
+    /// Counts the votes it has won in its current election, its own included.
     pub fn votes(&self) -> u32 {
         self.votes.count_ones()
     }
@@ -749,7 +750,7 @@ impl Raft {
     }
 
     /// Returns the share of a node's election timeout still to run, from 1 just after a reset
-    /// to 0 when it fires; `None` for a leader or a down node, whose timer does not run.
+    /// to 0 when it fires. A leader's or a down node's timer does not run, so it returns `None`.
     pub fn timer_left(&self, node: &Node) -> Option<f64> {
         if !node.up || node.role == Role::Leader {
             return None;
@@ -813,9 +814,10 @@ impl Raft {
         self.nodes.iter().map(|n| n.term).max().unwrap_or(0)
     }
 
-    /// Returns the cluster's working leader: an up leader whose side of any partition holds a
-    /// majority of up nodes; the one with the highest term if an old leader has not heard of
-    /// the new one yet. A leader cut off in a minority still believes it leads, but is not it.
+    /// Returns the cluster's working leader: an up leader whose side of any partition contains
+    /// a majority of all nodes, up ones. If an old leader has not heard of the new one yet, it
+    /// is the one with the higher term. A leader cut off in a minority still acts as leader,
+    /// but is not the working leader.
     pub fn leader(&self) -> Option<&Node> {
         let quorum = self.quorum() as usize;
         self.nodes
@@ -842,7 +844,8 @@ impl Raft {
     }
 
     /// Elections whose candidate's timer fired before it won or heard a leader. In a minority
-    /// partition every election ends this way.
+    /// partition every election ends this way. Elections abandoned by [`Action::TimeoutNow`]
+    /// do not count.
     pub fn split_votes(&self) -> u64 {
         self.split_votes
     }
@@ -974,7 +977,9 @@ impl Raft {
         let Some(node) = self.nodes.get_mut(index) else {
             return;
         };
-        if node.role == Role::Candidate {
+        // A forced timeout abandons a candidate's election too, but the split vote count is
+        // for elections that ran out of time on their own.
+        if node.role == Role::Candidate && !forced {
             events.push(Event::SplitVote {
                 at_ms,
                 node: node.id,
@@ -983,6 +988,7 @@ impl Raft {
             });
             self.split_votes += 1;
         }
+
         node.term += 1;
         node.role = Role::Candidate;
         node.voted_for = Some(node.id);
@@ -997,6 +1003,7 @@ impl Raft {
             forced,
         });
         self.reset_timer(index);
+
         for other in 0..self.nodes.len() {
             if other == index {
                 continue;
@@ -1231,8 +1238,8 @@ impl Raft {
                 node.role = Role::Follower;
                 node.votes = 0;
             }
-            // Two leaders of one term would break election safety; the vote rules make it
-            // impossible, and the tests check it, so a leader here keeps its role.
+            // A leader here would be a second leader of this term. The vote rules make that
+            // impossible and the tests check it, so a leader keeps its role.
             if node.role == Role::Follower {
                 node.leader = Some(leader_id);
                 self.reset_timer(receiver);
@@ -1350,10 +1357,9 @@ impl Raft {
                 sides[index] = side as u32;
             }
         }
-        let mut next = groups.len() as u32;
-        for side in sides.iter_mut().filter(|side| **side == UNASSIGNED) {
+        let alone = sides.iter_mut().filter(|side| **side == UNASSIGNED);
+        for (next, side) in (groups.len() as u32..).zip(alone) {
             *side = next;
-            next += 1;
         }
         Ok(sides)
     }

@@ -9039,14 +9039,14 @@ mod raft_properties {
         #![proptest_config(proptest_config())]
 
         // Every event matches a model of the cluster rebuilt from the events. Election safety:
-        // at most one leader is elected per term, and no two nodes lead the same term at once;
-        // a leader won a majority of votes. A node votes at most once per term, a candidate
-        // for itself included, and every vote it holds has an event. A node's term never
-        // decreases, across crash and restart, and a restart brings back the persisted term
-        // and vote. A crashed node does and sends nothing; no message crosses a partition, at
-        // send or on delivery. Only a term's leader sends heartbeats. Roles match the events.
-        // Timer shares and message progress stay from 0 to 1. Faults and forced elections
-        // apply exactly when valid, rejected ones change nothing, and metrics stay finite.
+        // at most one leader is elected per term, and no two nodes lead the same term at once.
+        // A leader won a majority of votes. A node votes at most once per term, a candidate for
+        // itself included, and every vote it has has an event. A node's term never decreases,
+        // across crash and restart, and a restart brings back the persisted term and vote. A
+        // crashed node does and sends nothing. No message crosses a partition, at send or on
+        // delivery. Only a term's leader sends heartbeats. Roles match the events. Timer shares
+        // and message progress stay from 0 to 1. Faults and forced elections apply exactly
+        // when valid, rejected ones change nothing, and metrics stay finite.
         #[test]
         fn raft_keeps_invariants(case in raft_case()) {
             run_raft_case(&case)?;

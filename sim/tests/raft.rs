@@ -36,9 +36,9 @@ fn fault(fault: Fault) -> Action {
     Action::Fault(fault)
 }
 
-/// Draws a valid configuration: 3 to 9 nodes, a minimum timeout of 150 ms to 3 s, a maximum
-/// up to three times it, heartbeats from a tenth to a half of the minimum, and latencies up to
-/// a fifth of it.
+/// Draws a valid configuration of 3 to 9 nodes with a minimum timeout of 150 ms to 3 s. The
+/// maximum timeout is up to three times the minimum, the heartbeat a tenth to a half of it, and
+/// the latency and the jitter each up to a tenth of it.
 fn random_config(rng: &mut SimRng) -> RaftConfig {
     let min = 150.0 + 2850.0 * rng.uniform();
     RaftConfig {
@@ -117,7 +117,7 @@ impl Model {
 
     fn vote(&mut self, voter: u32, term: u64, candidate: u32) -> Result<(), String> {
         // Invariant `a node votes at most once per term`: a second vote in a term, for anyone
-        // else, is a violation; a candidate's vote for itself counts.
+        // else, is a violation. A candidate's vote for itself counts.
         if let Some(&earlier) = self.votes.get(&(voter, term))
             && earlier != candidate
         {
@@ -439,8 +439,8 @@ fn restart_keeps_persisted_term_and_vote() {
     }
 }
 
-// Invariant: a crashed node sends nothing. Node 1 crashes at 5 s; no message it sent after
-// that is ever in flight, and no vote, heartbeat or election of it appears in the trace.
+// Invariant: a crashed node sends nothing. Node 1 crashes at 5 s. After that no message it
+// sent is ever in flight, and no vote, heartbeat or election of it appears in the trace.
 #[test]
 fn crashed_node_sends_nothing() {
     let config = RaftConfig::default();
@@ -606,8 +606,8 @@ fn single_candidate_share_matches_formula() {
 }
 
 // Liveness: with a majority up and connected, a leader is elected within 10 s of losing the
-// old one (about three election rounds of at most 3.3 s: the longest timeout plus a round
-// trip) in at least 99% of 1000 seeds. The leader crashes once elected.
+// old one in at least 99% of 1000 seeds. 10 s is about three election rounds, each at most the
+// longest timeout plus a round trip (3.3 s). The leader crashes once elected.
 #[test]
 fn new_leader_within_10_s_of_leader_crash() {
     let config = RaftConfig::default();

@@ -1,4 +1,4 @@
-//! Raft leader election widget: nodes on a circle with their role, term and emptying election
+//! Raft leader election widget: nodes on an ellipse with their role, term and emptying election
 //! timer, vote requests, votes and heartbeats moving between them, and faults to crash the
 //! leader, partition the cluster or lose messages.
 
@@ -27,8 +27,8 @@ const RING_RY: f64 = 128.0;
 const NODE_R: f64 = 19.0;
 /// Radius of the election timer ring around a node.
 const TIMER_R: f64 = 24.0;
-/// Most messages drawn at once; more only happen with extreme settings, and drawing them all
-/// would cost more per frame than the budget allows.
+/// Maximum number of messages drawn at once. More happen only with extreme settings, and
+/// drawing them all would cost more per frame than the 4 ms budget allows.
 const MAX_DRAWN_MESSAGES: usize = 60;
 /// Top of the legend, below the lowest node's labels.
 const LEGEND_Y: f64 = 396.0;
@@ -176,7 +176,8 @@ fn sides_text(groups: &[Vec<u32>]) -> String {
         .join(" | ")
 }
 
-/// The Raft leader election widget.
+/// Renders the Raft leader election widget: the parameter fields, the fault controls, the
+/// forced election and leader buttons, and the scene.
 #[component]
 pub fn RaftWidget(props: &WidgetProps<RaftConfig>) -> Html {
     let runner: RunnerHandle<Raft> = use_runner(
@@ -211,7 +212,8 @@ pub fn RaftWidget(props: &WidgetProps<RaftConfig>) -> Html {
         </>
     };
 
-    // "Time out now" acts on the node picked in the fault controls; the other two on the leader.
+    // "Time out now" acts on the node picked in the fault controls, and the other two buttons act
+    // on the leader.
     let engine = run.engine.as_ref().ok();
     let picked = engine.and_then(|engine| {
         let nodes = engine.nodes();
@@ -279,7 +281,7 @@ fn position(index: usize, count: usize) -> (f64, f64) {
     )
 }
 
-/// Draws the nodes on a circle, the messages in flight between them, and a legend.
+/// Draws the nodes on an ellipse, the messages in flight between them, and a legend.
 fn draw(engine: &Raft) -> Html {
     let nodes = engine.nodes();
     let count = nodes.len();
@@ -387,7 +389,7 @@ fn draw_node(engine: &Raft, node: &Node, (x, y): (f64, f64), side: Option<char>)
 }
 
 /// Draws a message as a shape on the line between its nodes: a circle for RequestVote and its
-/// answer, a square for AppendEntries and its answer.
+/// response, a square for AppendEntries and its response.
 fn draw_message(engine: &Raft, message: &Message, count: usize) -> Html {
     let index = |id: u32| (id as usize).saturating_sub(1);
     let (x1, y1) = position(index(message.from), count);
@@ -442,7 +444,7 @@ fn legend(y: f64) -> Html {
             <rect class="sdbe-busy" x="9" y={f(y + 49.0)} width="8" height="8" />
             <text x="26" y={f(y + 58.0)} font-size="13">{ "heartbeat" }</text>
             <rect class="sdbe-muted" x="168" y={f(y + 50.0)} width="6" height="6" />
-            <text x="196" y={f(y + 58.0)} font-size="13">{ "its answer" }</text>
+            <text x="196" y={f(y + 58.0)} font-size="13">{ "its response" }</text>
             <circle class="sdbe-trace" cx="13" cy={f(y + 77.0)} r="6" stroke-width="2" />
             <text x="26" y={f(y + 82.0)} font-size="13">{ "election timer left" }</text>
         </g>
