@@ -34,8 +34,9 @@
 //! the partition starts never crosses it. A crashed node sends nothing and loses what reaches it.
 //!
 //! Within each step of [`STEP_MS`] the engine handles due deliveries and timers in time order,
-//! at their exact times. At equal times deliveries come first, in send order, then timers in
-//! node order; so a heartbeat that arrives as a follower's timer runs out resets the timer.
+//! at their exact times. At equal times deliveries come first, in send order, then leaders'
+//! heartbeats, then election timers, each in node order. So a heartbeat that arrives as a
+//! follower's timer runs out resets the timer.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -1205,7 +1206,7 @@ impl Raft {
         self.send_heartbeats(candidate, events);
     }
 
-    /// Accepts a leader's heartbeat of the receiver's term, or rejects a stale one (5.2, 5.3).
+    /// Accepts a leader's heartbeat of the receiver's term, or rejects a stale one (5.1, 5.2).
     fn receive_append_entries(
         &mut self,
         receiver: usize,
