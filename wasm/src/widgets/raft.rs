@@ -340,7 +340,7 @@ fn draw(engine: &Raft) -> Html {
             <text x="8" y="36" font-size="13">{ network }</text>
             { for messages }
             { for node_views }
-            { legend(LEGEND_Y) }
+            <Legend />
         </svg>
     }
 }
@@ -418,8 +418,11 @@ fn draw_message(engine: &Raft, message: &Message, count: usize) -> Html {
 }
 
 /// Explains the role colours and the message shapes in rows that fit at 360 px, where the
-/// scene's text grows to 17 units.
-fn legend(y: f64) -> Html {
+/// scene's text grows to 17 units. A component without properties, so that Yew draws it once
+/// instead of on every frame.
+#[component]
+fn Legend() -> Html {
+    let y = LEGEND_Y;
     let roles = [
         ("sdbe-idle", "follower", 8.0),
         ("sdbe-waiting", "candidate", 118.0),
