@@ -42,13 +42,13 @@ fn describe(event: &RaftEvent) -> Option<String> {
             term,
             forced,
         } => {
-            let why = if *forced {
+            let cause = if *forced {
                 "was told to time out"
             } else {
                 "timed out"
             };
             format!(
-                "{:.2} s: node {node} {why} and became candidate for term {term}",
+                "{:.2} s: node {node} {cause} and became candidate for term {term}",
                 s(at_ms)
             )
         }
@@ -78,7 +78,7 @@ fn describe(event: &RaftEvent) -> Option<String> {
             term,
             reason,
         } => {
-            let why = match reason {
+            let reason_text = match reason {
                 DenyReason::StaleTerm { voter_term } => {
                     format!("term {term} is behind its term {voter_term}")
                 }
@@ -87,7 +87,7 @@ fn describe(event: &RaftEvent) -> Option<String> {
                 }
             };
             format!(
-                "{:.2} s: node {voter} denied node {candidate} a vote: {why}",
+                "{:.2} s: node {voter} denied node {candidate} a vote: {reason_text}",
                 s(at_ms)
             )
         }
@@ -108,7 +108,7 @@ fn describe(event: &RaftEvent) -> Option<String> {
             reason,
         } => {
             let was = role_name(*was);
-            let why = match reason {
+            let reason_text = match reason {
                 StepDownReason::HigherTerm { from } => {
                     format!("node {from} has term {term}")
                 }
@@ -117,7 +117,7 @@ fn describe(event: &RaftEvent) -> Option<String> {
                 }
             };
             format!(
-                "{:.2} s: node {node} stepped down from {was} to follower: {why}",
+                "{:.2} s: node {node} stepped down from {was} to follower: {reason_text}",
                 s(at_ms)
             )
         }
