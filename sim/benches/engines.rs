@@ -35,13 +35,14 @@ use sim::message_queue::{MessageQueue, MessageQueueConfig};
 use sim::pagination::{Pagination, PaginationConfig};
 use sim::proxy::{Proxy, ProxyConfig};
 use sim::queue::{Queue, QueueConfig};
+use sim::raft::{Raft, RaftConfig};
 use sim::scaling::{Scaling, ScalingConfig};
 use sim::sessions::{Sessions, SessionsConfig};
 use sim::storage::{Storage, StorageConfig};
 use sim::token_bucket::{TokenBucket, TokenBucketConfig};
 use sim::{
     cache, cdn, data_model, discovery, health_check, http_api, idempotency, indexing,
-    load_balancer, message_queue, pagination, proxy, queue, scaling, sessions, storage,
+    load_balancer, message_queue, pagination, proxy, queue, raft, scaling, sessions, storage,
 };
 
 /// Seed of every run. Any seed gives about the same work per step.
@@ -432,6 +433,20 @@ fn discovery(c: &mut Criterion) {
     bench_steps::<Discovery>(c, "discovery", config);
 }
 
+fn raft(c: &mut Criterion) {
+    // The shortest timeouts under the longest latency keep every node starting elections that
+    // never finish, so about 5,700 vote requests and responses stay in flight (seed 1, 20 s).
+    let config = RaftConfig {
+        nodes: raft::MAX_NODES,
+        election_timeout_min_ms: raft::MIN_TIMEOUT_MS,
+        election_timeout_max_ms: 2.0 * raft::MIN_TIMEOUT_MS,
+        heartbeat_ms: raft::MIN_HEARTBEAT_MS,
+        latency_ms: raft::MAX_LATENCY_MS,
+        latency_jitter_ms: raft::MAX_LATENCY_MS,
+    };
+    bench_steps::<Raft>(c, "raft", config);
+}
+
 criterion_group! {
     name = engines;
     // 20 samples per engine, about 3 s in all. xtask reports their median,
@@ -443,6 +458,6 @@ criterion_group! {
     targets = client_server, token_bucket, consistent_hash, cache, dns, availability,
         circuit_breaker, idempotency, load_balancer, queue, proxy, indexing, data_model,
         http_api, message_queue, pagination, scaling, cdn, storage, sessions, health_check,
-        discovery
+        discovery, raft
 }
 criterion_main!(engines);

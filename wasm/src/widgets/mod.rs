@@ -100,4 +100,5 @@ widgets! {
     "sessions" => sessions::SessionsWidget, sim::sessions::Sessions;
     "health-check" => health_check::HealthCheckWidget, sim::health_check::HealthCheck;
     "discovery" => discovery::DiscoveryWidget, sim::discovery::Discovery;
+    "raft" => raft::RaftWidget, sim::raft::Raft;
 }
