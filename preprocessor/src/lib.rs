@@ -170,6 +170,26 @@ pub fn process(content: &str) -> Result<String, Vec<DirectiveError>> {
     }
 }
 
+/// Returns the widgets a chapter shows, in the order they first appear.
+///
+/// The names come from the placeholders that [`process`] writes, so they are
+/// the widgets the page mounts. A chapter with an invalid directive shows
+/// none here; `mdbook build` reports its errors.
+pub fn widget_names(content: &str) -> Vec<String> {
+    let Ok(html) = process(content) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for after in html.split(widget::PLACEHOLDER_START).skip(1) {
+        if let Some((name, _)) = after.split_once('"')
+            && !names.iter().any(|known| known == name)
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
 /// A short, stable name for a diagram, to scope its SVG ids on the page.
 fn short_hash(text: &str) -> u32 {
     use std::hash::{Hash, Hasher};

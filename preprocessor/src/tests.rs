@@ -280,3 +280,18 @@ fn drawn_sequence_messages_pass() {
 
     assert!(out.is_ok(), "{out:?}");
 }
+
+#[test]
+fn widget_names_lists_each_shown_widget_once_in_order() {
+    let content = "{{#widget queue}}\n\
+        ```text\n{{#widget cache}}\n```\n\
+        \\{{#widget dns}}\n\
+        {{#widget token-bucket capacity=3}}\n{{#widget queue servers=2}}\n";
+
+    assert_eq!(widget_names(content), ["queue", "token-bucket"]);
+}
+
+#[test]
+fn widget_names_of_an_invalid_chapter_is_empty() {
+    assert!(widget_names("{{#widget queue servers=-1}}\n").is_empty());
+}

@@ -2,12 +2,15 @@
 
 use serde_json::{Map, Value};
 
+/// How every placeholder starts, up to the widget's name.
+pub(crate) const PLACEHOLDER_START: &str = "<div class=\"sdbe-widget\" data-widget=\"";
+
 /// Checks a widget's parameters and renders its placeholder with a fallback.
 ///
 /// The placeholder carries the full configuration, defaults filled in, so the
 /// widget never guesses. The fallback text is what readers without JavaScript
 /// and the print page see until the widget mounts. The script after it asks
-/// the loader in `theme/head.hbs` to fetch the widget's bundle and mount it
+/// the loader in `theme/loader.js` to fetch the widget's bundle and mount it
 /// as soon as the parser reaches it.
 pub(crate) fn render(
     name: &str,
@@ -29,7 +32,7 @@ pub(crate) fn render(
         .map(|s| format!(" data-seed=\"{s}\""))
         .unwrap_or_default();
     Ok(format!(
-        "<div class=\"sdbe-widget\" data-widget=\"{name}\" data-config=\"{config}\"{seed_attr}>\
+        "{PLACEHOLDER_START}{name}\" data-config=\"{config}\"{seed_attr}>\
          <div class=\"sdbe-widget-fallback\"><p><strong>Interactive widget:</strong> {summary} \
          Settings: {settings}. It runs in the browser and needs JavaScript and WebAssembly.</p>\
          </div></div><script>window.sdbeWidgets?.mount('{name}')</script>",

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod pagination;
 pub mod proxy;
 pub mod queue;
+pub mod raft;
 pub mod registry;
 pub mod rng;
 pub mod scaling;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::{
     Config, Engine, availability, cache, cdn, circuit_breaker, client_server, consistent_hash,
     data_model, discovery, dns, gossip, health_check, http_api, idempotency, indexing,
-    load_balancer, message_queue, pagination, proxy, queue, scaling, sessions, storage,
+    load_balancer, message_queue, pagination, proxy, queue, raft, scaling, sessions, storage,
     token_bucket,
 };
 
@@ -83,6 +83,8 @@ registry! {
         "A balancer routes only to instances its readiness probes pass; failed liveness probes restart a hung one.";
     "discovery" => discovery::Discovery,
         "Instances heartbeat to a registry with a TTL; clients send requests from a cached list.";
+    "raft" => raft::Raft,
+        "Raft nodes elect a leader by majority vote in numbered terms; a leader's heartbeats hold off new elections.";
     "gossip" => gossip::Gossip,
         "Nodes push the newest version of a value to random peers each round until every node has it.";
 }

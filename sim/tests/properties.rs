@@ -8521,6 +8521,550 @@ mod discovery_properties {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Raft: leader election with terms, votes and heartbeats under crashes, partitions and loss.
+// ---------------------------------------------------------------------------------------------
+
+mod raft_properties {
+    use super::*;
+    use sim::raft::{
+        Action, Event, MAX_LATENCY_MS, MAX_NODES, MAX_TIMEOUT_MS, MIN_HEARTBEAT_MS, MIN_NODES,
+        MIN_TIMEOUT_MS, Node, Raft, RaftConfig, Role,
+    };
+
+    /// One operation of a Raft case.
+    #[derive(Debug, Clone)]
+    enum RaftOp {
+        /// Runs this many steps.
+        Step(u32),
+        Crash(Target),
+        Restart(Target),
+        /// Applies `Fault::Partition` with these groups, valid or not.
+        Partition(Vec<Vec<u32>>),
+        Heal,
+        /// Applies `Fault::DropMessages` with this probability, valid or not.
+        Drop(f64),
+        /// Applies `Action::TimeoutNow`.
+        TimeoutNow(Target),
+        /// Applies a fault of a kind the engine does not support.
+        Unsupported(Fault),
+    }
+
+    type RaftCase = Case<RaftConfig, RaftOp>;
+
+    /// Draws a valid configuration: the maximum timeout above the minimum, and the heartbeat
+    /// at most half the minimum.
+    fn raft_config() -> impl Strategy<Value = RaftConfig> {
+        (
+            u32_in(MIN_NODES, MAX_NODES),
+            f64_in(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS / 2.0),
+            0.0..=1.0f64,
+            0.0..=1.0f64,
+            f64_in(1.0, MAX_LATENCY_MS),
+            f64_in(0.0, MAX_LATENCY_MS),
+        )
+            .prop_map(|(nodes, min, above, beat, latency_ms, latency_jitter_ms)| {
+                let max = (min + 1.0 + above * (MAX_TIMEOUT_MS - min - 1.0)).min(MAX_TIMEOUT_MS);
+                let heartbeat_ms = MIN_HEARTBEAT_MS + beat * (min / 2.0 - MIN_HEARTBEAT_MS);
+                RaftConfig {
+                    nodes,
+                    election_timeout_min_ms: min,
+                    election_timeout_max_ms: max,
+                    heartbeat_ms,
+                    latency_ms,
+                    latency_jitter_ms,
+                }
+            })
+    }
+
+    fn raft_op() -> impl Strategy<Value = RaftOp> {
+        let groups = prop::collection::vec(prop::collection::vec(0u32..=10, 0..5), 0..4);
+        let probability = prop_oneof![4 => f64_in(0.0, 1.0), 1 => f64_outside(0.0, 1.0)];
+        prop_oneof![
+            10 => (1u32..=40).prop_map(RaftOp::Step),
+            2 => crash_target().prop_map(RaftOp::Crash),
+            2 => restart_target().prop_map(RaftOp::Restart),
+            2 => groups.prop_map(RaftOp::Partition),
+            1 => Just(RaftOp::Heal),
+            1 => probability.prop_map(RaftOp::Drop),
+            2 => crash_target().prop_map(RaftOp::TimeoutNow),
+            1 => prop_oneof![
+                f64_in(0.0, MAX_DELAY_MS).prop_map(|ms| Fault::DelayMessages { ms }),
+                any::<bool>().prop_map(|failing| Fault::FailDependency { failing }),
+            ]
+            .prop_map(RaftOp::Unsupported),
+        ]
+    }
+
+    fn raft_case() -> impl Strategy<Value = RaftCase> {
+        (
+            raft_config(),
+            engine_seed(),
+            prop::collection::vec(raft_op(), 1..=MAX_OPS),
+        )
+            .prop_map(|(config, seed, ops)| Case { config, seed, ops })
+    }
+
+    /// The cluster rebuilt from the events, checked against the engine after every step and
+    /// action.
+    #[derive(Default)]
+    struct RaftModel {
+        /// Term to the node elected its leader.
+        leaders: BTreeMap<u64, u32>,
+        /// (voter, term) to the candidate it voted for; a candidate votes for itself.
+        votes: BTreeMap<(u32, u64), u32>,
+        terms: BTreeMap<u32, u64>,
+        roles: BTreeMap<u32, Role>,
+        down: BTreeSet<u32>,
+        persisted: BTreeMap<u32, (u64, Option<u32>)>,
+        seen_messages: BTreeSet<u64>,
+    }
+
+    impl RaftModel {
+        fn new(engine: &Raft) -> Self {
+            let mut model = Self::default();
+            for node in engine.nodes() {
+                model.terms.insert(node.id, node.term);
+                model.roles.insert(node.id, node.role);
+            }
+            model
+        }
+
+        fn vote(&mut self, voter: u32, term: u64, candidate: u32) -> Result<(), String> {
+            let earlier = self.votes.insert((voter, term), candidate);
+            ensure!(
+                earlier.is_none_or(|earlier| earlier == candidate),
+                "invariant `a node votes at most once per term` broken: node {voter} voted for \
+                 {earlier:?} and {candidate} in term {term}"
+            );
+            Ok(())
+        }
+
+        fn check(&mut self, engine: &Raft, event: &Event) -> Result<(), String> {
+            let acting = match event {
+                Event::BecameCandidate { node, .. }
+                | Event::BecameLeader { node, .. }
+                | Event::HeartbeatReceived { node, .. } => Some(*node),
+                Event::VoteGranted { voter, .. } | Event::VoteDenied { voter, .. } => Some(*voter),
+                Event::HeartbeatSent { leader, .. } => Some(*leader),
+                Event::VoteRequested { candidate, .. } => Some(*candidate),
+                _ => None,
+            };
+            ensure!(
+                acting.is_none_or(|node| !self.down.contains(&node)),
+                "invariant `a crashed node does nothing` broken: {event:?}"
+            );
+            let delivery = match event {
+                Event::VoteGranted {
+                    voter, candidate, ..
+                }
+                | Event::VoteDenied {
+                    voter, candidate, ..
+                } => Some((*candidate, *voter)),
+                Event::HeartbeatReceived { node, leader, .. } => Some((*leader, *node)),
+                _ => None,
+            };
+            ensure!(
+                delivery.is_none_or(|(from, to)| engine.connected(from, to)),
+                "invariant `no message crosses a partition` broken: {event:?}"
+            );
+            match event {
+                Event::BecameCandidate { node, term, .. } => {
+                    self.vote(*node, *term, *node)?;
+                    self.roles.insert(*node, Role::Candidate);
+                }
+                Event::BecameLeader {
+                    node, term, votes, ..
+                } => {
+                    let other = self.leaders.insert(*term, *node);
+                    ensure!(
+                        other.is_none(),
+                        "invariant `at most one leader per term` broken: nodes {other:?} and \
+                         {node} led term {term}"
+                    );
+                    ensure!(
+                        *votes >= engine.quorum(),
+                        "invariant `a leader has a majority of votes` broken: {event:?}"
+                    );
+                    self.roles.insert(*node, Role::Leader);
+                }
+                Event::VoteGranted {
+                    voter,
+                    candidate,
+                    term,
+                    ..
+                } => self.vote(*voter, *term, *candidate)?,
+                Event::HeartbeatSent { leader, term, .. } => {
+                    ensure!(
+                        self.leaders.get(term) == Some(leader),
+                        "invariant `only a term's leader sends heartbeats` broken: {event:?}"
+                    );
+                }
+                Event::SteppedDown { node, .. } => {
+                    self.roles.insert(*node, Role::Follower);
+                }
+                Event::Crashed { node, .. } => {
+                    self.down.insert(*node);
+                    self.roles.insert(*node, Role::Follower);
+                    if let Some(n) = engine.nodes().iter().find(|n| n.id == *node) {
+                        self.persisted.insert(*node, (n.term, n.voted_for));
+                    }
+                }
+                Event::Restarted {
+                    node,
+                    term,
+                    voted_for,
+                    ..
+                } => {
+                    self.down.remove(node);
+                    let persisted = self.persisted.get(node).copied();
+                    ensure!(
+                        persisted == Some((*term, *voted_for)),
+                        "invariant `a restart keeps the persisted term and vote` broken: \
+                         {event:?}, persisted {persisted:?}"
+                    );
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+
+        fn check_state(&mut self, engine: &Raft) -> Result<(), String> {
+            let mut leader_terms = BTreeSet::new();
+            for node in engine.nodes() {
+                let before = self.terms.insert(node.id, node.term).unwrap_or(0);
+                ensure!(
+                    node.term >= before,
+                    "invariant `a node's term never decreases` broken: node {} from {before} to {}",
+                    node.id,
+                    node.term
+                );
+                ensure!(
+                    node.up != self.down.contains(&node.id),
+                    "invariant `up matches the crash and restart events` broken: {node:?}"
+                );
+                ensure!(
+                    self.roles.get(&node.id) == Some(&node.role),
+                    "invariant `roles match the events` broken: {node:?}, model {:?}",
+                    self.roles.get(&node.id)
+                );
+                ensure!(
+                    node.voted_for
+                        .is_none_or(|v| self.votes.get(&(node.id, node.term)) == Some(&v)),
+                    "invariant `every vote has an event` broken: {node:?}"
+                );
+                if node.role == Role::Leader {
+                    ensure!(
+                        leader_terms.insert(node.term),
+                        "invariant `at most one leader per term` broken: two leaders of term {}",
+                        node.term
+                    );
+                }
+                let left = engine.timer_left(node);
+                ensure!(
+                    left.is_none_or(|x| (0.0..=1.0).contains(&x)),
+                    "invariant `timer share is from 0 to 1` broken: {left:?} for {node:?}"
+                );
+                ensure!(
+                    left.is_some() == (node.up && node.role != Role::Leader),
+                    "invariant `only up followers and candidates run a timer` broken: {node:?}"
+                );
+            }
+            for message in engine.messages() {
+                let progress = engine.progress(message);
+                ensure!(
+                    (0.0..=1.0).contains(&progress),
+                    "invariant `message progress is from 0 to 1` broken: {progress} for {message:?}"
+                );
+                if !self.seen_messages.insert(message.id) {
+                    continue;
+                }
+                ensure!(
+                    !self.down.contains(&message.from),
+                    "invariant `a crashed node sends nothing` broken: {message:?}"
+                );
+                ensure!(
+                    engine.connected(message.from, message.to),
+                    "invariant `no message crosses a partition` broken at send: {message:?}"
+                );
+            }
+            let in_flight: BTreeSet<u64> = engine.messages().map(|m| m.id).collect();
+            self.seen_messages.retain(|id| in_flight.contains(id));
+            ensure!(
+                engine.messages_in_flight() == in_flight.len(),
+                "invariant `message ids are unique` broken"
+            );
+
+            let leader = engine.leader();
+            ensure!(
+                leader.is_none_or(|n| n.up && n.role == Role::Leader),
+                "invariant `the working leader is an up leader` broken: {leader:?}"
+            );
+            let snapshot = engine.snapshot();
+            ensure!(
+                snapshot
+                    .metrics
+                    .iter()
+                    .all(|m| m.value.is_finite() || m.key == "last-election")
+                    && snapshot.samples.iter().all(|s| s.value.is_finite()),
+                "invariant `metrics are finite` broken: {snapshot:?}"
+            );
+            ensure!(
+                engine.leaderless_ms() <= engine.now_ms() + TOLERANCE,
+                "invariant `leaderless time fits in the run` broken: {} > {}",
+                engine.leaderless_ms(),
+                engine.now_ms()
+            );
+            ensure!(
+                engine.split_votes() <= engine.elections(),
+                "invariant `split votes are elections` broken: {} > {}",
+                engine.split_votes(),
+                engine.elections()
+            );
+            let (up, down) = ids(engine);
+            check_node_statuses(&engine.node_statuses(), &up, &down)
+        }
+    }
+
+    fn ids(engine: &Raft) -> (Vec<u32>, Vec<u32>) {
+        let up = engine.nodes().iter().filter(|n| n.up).map(|n| n.id);
+        let down = engine.nodes().iter().filter(|n| !n.up).map(|n| n.id);
+        (up.collect(), down.collect())
+    }
+
+    /// Applies an action and checks that it is accepted exactly when `valid`, and that a
+    /// rejected one changes nothing.
+    fn act(
+        engine: &mut Raft,
+        model: &mut RaftModel,
+        action: &Action,
+        valid: bool,
+    ) -> Result<(), String> {
+        // The snapshot is compared as text, because a metric with no value yet is NaN.
+        let before: (Vec<Node>, String, _) = (
+            engine.nodes().to_vec(),
+            format!("{:?}", engine.snapshot()),
+            engine.partition(),
+        );
+        let result = engine.apply(action);
+        ensure!(
+            result.is_ok() == valid,
+            "invariant `an action applies exactly when it is valid` broken: {action:?}: {}",
+            describe(&result)
+        );
+        match result {
+            Ok(events) => {
+                for event in &events {
+                    model.check(engine, event)?;
+                }
+            }
+            Err(_) => {
+                let after = (
+                    engine.nodes().to_vec(),
+                    format!("{:?}", engine.snapshot()),
+                    engine.partition(),
+                );
+                ensure!(
+                    after == before,
+                    "invariant `a rejected action changes nothing` broken: {action:?}"
+                );
+            }
+        }
+        model.check_state(engine)
+    }
+
+    fn partition_is_valid(engine: &Raft, groups: &[Vec<u32>]) -> bool {
+        let n = engine.nodes().len() as u32;
+        let mut seen = BTreeSet::new();
+        let ids_ok = groups
+            .iter()
+            .flatten()
+            .all(|&id| (1..=n).contains(&id) && seen.insert(id));
+        ids_ok && groups.iter().filter(|g| !g.is_empty()).count() >= 2
+    }
+
+    fn run_op(engine: &mut Raft, model: &mut RaftModel, op: &RaftOp) -> Result<(), String> {
+        let (up, down) = ids(engine);
+        let node_of = |engine: &Raft, id: u32| engine.nodes().iter().find(|n| n.id == id).cloned();
+        match op {
+            RaftOp::Step(count) => {
+                for _ in 0..*count {
+                    for event in engine.step() {
+                        model.check(engine, &event)?;
+                    }
+                    model.check_state(engine)?;
+                }
+                Ok(())
+            }
+            RaftOp::Crash(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = node_of(engine, node).is_some_and(|n| n.up);
+                act(engine, model, &Action::Fault(Fault::Crash { node }), valid)
+            }
+            RaftOp::Restart(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = node_of(engine, node).is_some_and(|n| !n.up);
+                act(
+                    engine,
+                    model,
+                    &Action::Fault(Fault::Restart { node }),
+                    valid,
+                )
+            }
+            RaftOp::Partition(groups) => {
+                let valid = partition_is_valid(engine, groups);
+                let fault = Fault::Partition {
+                    groups: groups.clone(),
+                };
+                act(engine, model, &Action::Fault(fault), valid)
+            }
+            RaftOp::Heal => {
+                let valid = engine.partition().is_some();
+                act(engine, model, &Action::Fault(Fault::Heal), valid)
+            }
+            RaftOp::Drop(probability) => {
+                let valid = (0.0..=1.0).contains(probability);
+                let fault = Fault::DropMessages {
+                    probability: *probability,
+                };
+                act(engine, model, &Action::Fault(fault), valid)
+            }
+            RaftOp::TimeoutNow(target) => {
+                let node = target.resolve(&up, &down);
+                let valid = node_of(engine, node).is_some_and(|n| n.up && n.role != Role::Leader);
+                act(engine, model, &Action::TimeoutNow { node }, valid)
+            }
+            RaftOp::Unsupported(fault) => act(engine, model, &Action::Fault(fault.clone()), false),
+        }
+    }
+
+    fn run_raft_case(case: &RaftCase) -> Result<(), TestCaseError> {
+        let mut engine = Raft::new(case.config.clone(), case.seed).map_err(|err| {
+            violation(
+                case,
+                "Engine::new",
+                &format!("invariant `valid config is accepted` broken: {err}"),
+            )
+        })?;
+        let mut model = RaftModel::new(&engine);
+        for (index, op) in case.ops.iter().enumerate() {
+            run_op(&mut engine, &mut model, op).map_err(|message| {
+                violation(case, &position(index, op, engine.now_ms()), &message)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn invalid_raft_config() -> impl Strategy<Value = InvalidConfig<RaftConfig>> {
+        let names = [
+            "nodes",
+            "election_timeout_min_ms",
+            "election_timeout_max_ms",
+            "heartbeat_ms",
+            "latency_ms",
+            "latency_jitter_ms",
+        ];
+        (
+            raft_config(),
+            1u8..=63,
+            (
+                u32_outside(MIN_NODES, MAX_NODES),
+                f64_outside(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS / 2.0),
+                f64_outside(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS),
+                f64_outside(MIN_HEARTBEAT_MS, MAX_TIMEOUT_MS / 4.0),
+            ),
+            (
+                f64_outside(1.0, MAX_LATENCY_MS),
+                f64_outside(0.0, MAX_LATENCY_MS),
+            ),
+        )
+            .prop_map(
+                move |(
+                    valid,
+                    mask,
+                    (nodes, min, max, heartbeat_ms),
+                    (latency_ms, latency_jitter_ms),
+                )| {
+                    let config = RaftConfig {
+                        nodes: pick(mask, 0, nodes, valid.nodes),
+                        election_timeout_min_ms: pick(mask, 1, min, valid.election_timeout_min_ms),
+                        election_timeout_max_ms: pick(mask, 2, max, valid.election_timeout_max_ms),
+                        heartbeat_ms: pick(mask, 3, heartbeat_ms, valid.heartbeat_ms),
+                        latency_ms: pick(mask, 4, latency_ms, valid.latency_ms),
+                        latency_jitter_ms: pick(
+                            mask,
+                            5,
+                            latency_jitter_ms,
+                            valid.latency_jitter_ms,
+                        ),
+                    };
+                    InvalidConfig {
+                        config,
+                        first_invalid: first_set(mask, &names),
+                    }
+                },
+            )
+    }
+
+    /// Draws a configuration whose fields are each in range but break a rule between fields:
+    /// the maximum timeout at or below the minimum, or the heartbeat above half the minimum.
+    fn inconsistent_raft_config() -> impl Strategy<Value = InvalidConfig<RaftConfig>> {
+        (raft_config(), any::<bool>(), 0.0..=1.0f64).prop_map(|(valid, timeouts, share)| {
+            let min = valid.election_timeout_min_ms;
+            if timeouts {
+                let config = RaftConfig {
+                    election_timeout_max_ms: (MIN_TIMEOUT_MS + share * (min - MIN_TIMEOUT_MS))
+                        .min(min),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: "election_timeout_max_ms",
+                }
+            } else {
+                // Just above half the minimum, up to the field's own maximum.
+                let lowest = next_up(min / 2.0);
+                let config = RaftConfig {
+                    heartbeat_ms: lowest + share * (MAX_TIMEOUT_MS / 4.0 - lowest).max(0.0),
+                    ..valid
+                };
+                InvalidConfig {
+                    config,
+                    first_invalid: "heartbeat_ms",
+                }
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config())]
+
+        // Every event matches a model of the cluster rebuilt from the events. Election safety:
+        // at most one leader is elected per term, and no two nodes lead the same term at once.
+        // A leader won a majority of votes. A node votes at most once per term, a candidate for
+        // itself included, and every vote it has has an event. A node's term never decreases,
+        // across crash and restart, and a restart brings back the persisted term and vote. A
+        // crashed node does and sends nothing. No message crosses a partition, at send or on
+        // delivery. Only a term's leader sends heartbeats. Roles match the events. Timer shares
+        // and message progress stay from 0 to 1. Faults and forced elections apply exactly
+        // when valid, rejected ones change nothing, and metrics stay finite.
+        #[test]
+        fn raft_keeps_invariants(case in raft_case()) {
+            run_raft_case(&case)?;
+        }
+
+        #[test]
+        fn raft_rejects_invalid_config(invalid in invalid_raft_config()) {
+            check_invalid::<Raft>(&invalid)?;
+        }
+
+        #[test]
+        fn raft_rejects_inconsistent_config(invalid in inconsistent_raft_config()) {
+            check_invalid::<Raft>(&invalid)?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Gossip: nodes push the newest version of a value to random peers every round.
 // ---------------------------------------------------------------------------------------------
 

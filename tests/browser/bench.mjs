@@ -55,6 +55,15 @@ const WIDGET_SETTINGS = {
     },
 };
 
+/// Widgets that the frame and memory budgets name at a size no chapter shows
+/// yet: a 100-node gossip widget and a 9-node Raft widget. Each is mounted on
+/// PAGE_WITHOUT_WIDGETS with this configuration, the rest of it the engine's
+/// defaults, and measured like the heaviest widgets.
+const STAND_INS = [
+    { widget: 'gossip', size: '100 nodes', config: { nodes: 100, fanout: 8 } },
+    { widget: 'raft', size: '9 nodes', config: { nodes: 9 } },
+];
+
 /// Trace events that count as script, and as style and layout, per frame.
 const SCRIPT_EVENTS = new Set([
     'FireAnimationFrame', 'FunctionCall', 'TimerFire', 'EventDispatch', 'EvaluateScript', 'RunMicrotasks',
@@ -304,11 +313,34 @@ async function firstFrame(server, path) {
 // ---------------------------------------------------------------------------
 // Driving a widget
 
+/// Adds a placeholder for widget `name` at the top of the page, as the
+/// preprocessor writes one, and asks the loader to mount it.
+function placeStandIn({ name, config }) {
+    const placeholder = document.createElement('div');
+    placeholder.className = 'sdbe-widget';
+    placeholder.dataset.widget = name;
+    placeholder.dataset.config = JSON.stringify(config);
+    document.querySelector('main').prepend(placeholder);
+    window.sdbeWidgets.mount(name);
+}
+
+/// Returns the stand-ins whose widget has a bundle in the book, placed on
+/// PAGE_WITHOUT_WIDGETS. A stand-in without one is left to the report, which
+/// says it was not measured.
+function standIns(bundles) {
+    const built = new Set(bundles.map((bundle) => bundle.widget));
+    return STAND_INS.filter((standIn) => built.has(standIn.widget))
+        .map((standIn) => ({ ...standIn, path: PAGE_WITHOUT_WIDGETS }));
+}
+
 /// Opens a widget's chapter and sets it up for animating: mounted, its
 /// parameter fields set, and the speed at full.
-async function openWidget(context, server, { widget: name, path }) {
+async function openWidget(context, server, { widget: name, path, config }) {
     const { page, problems } = await openPage(context);
     await page.goto(server.base + path, { waitUntil: 'load' });
+    if (config) {
+        await page.evaluate(placeStandIn, { name, config });
+    }
     const widget = page.locator(`.sdbe-widget[data-widget="${name}"]`).first();
     await widget.scrollIntoViewIfNeeded();
     await waitForWidgets(page);
@@ -579,12 +611,13 @@ async function main() {
             result.firstFrame.push({ ...chapter, runs });
         }
         const heaviestWidgets = await heaviestByFrameCost(browser, server, chapters, result);
-        for (const chapter of heaviestWidgets) {
-            const settings = WIDGET_SETTINGS[chapter.widget]?.fields ?? {};
+        const measured = [...heaviestWidgets, ...standIns(bundles)];
+        for (const chapter of measured) {
+            const settings = chapter.config ?? WIDGET_SETTINGS[chapter.widget]?.fields ?? {};
             const runs = await repeat(`frame cost of ${chapter.widget}`, () => frameCost(browser, server, chapter));
             result.frameCost.push({ ...chapter, settings, runs });
         }
-        result.memory.widgets = await memoryRuns(server, heaviestWidgets, result.memory.seconds);
+        result.memory.widgets = await memoryRuns(server, measured, result.memory.seconds);
         await writeFile(out, JSON.stringify(result, null, 2));
     } finally {
         await close();

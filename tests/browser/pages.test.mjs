@@ -1,8 +1,9 @@
 // Every page of the built book loads cleanly, mounts its widgets, draws its
-// diagrams, and loads the widget bundle only when it has a widget.
+// diagrams, and loads the widget bundle only when it has a widget, starting
+// from the head.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { bookDir, openPage, useBook, waitForWidgets } from './harness.mjs';
 
@@ -61,6 +62,42 @@ test('every page loads without errors and mounts its widgets', async () => {
         assert.deepEqual(problems, [], `${path}: console or network problems`);
         await page.close();
     }
+});
+
+test('a chapter starts fetching its widget bundles from the head', async () => {
+    // The first chapter with a widget, found from the built pages.
+    let path = null;
+    for (const candidate of await htmlPages(bookDir)) {
+        const html = await readFile(join(bookDir, candidate), 'utf8');
+        if (candidate !== 'print.html' && html.includes('class="sdbe-widget"')) {
+            path = candidate;
+            break;
+        }
+    }
+    assert.ok(path, 'no chapter shows a widget');
+    const { page, problems } = await openPage(env.browser);
+    // Records, for each wasm fetch, whether the parser had reached a widget
+    // placeholder yet. The loader's preload runs in the head, before any.
+    await page.addInitScript(() => {
+        window.__sdbeFetches = [];
+        const fetchBefore = window.fetch;
+        window.fetch = (resource, ...rest) => {
+            const url = String(resource);
+            if (url.endsWith('.wasm')) {
+                window.__sdbeFetches.push({ url, placeholderParsed: document.querySelector('.sdbe-widget') !== null });
+            }
+            return fetchBefore.call(window, resource, ...rest);
+        };
+    });
+    await page.goto(env.server.base + path, { waitUntil: 'load' });
+    await waitForWidgets(page);
+    const fetches = await page.evaluate(() => window.__sdbeFetches);
+    assert.ok(fetches.length > 0, `${path}: no bundle was fetched`);
+    for (const fetch of fetches) {
+        assert.equal(fetch.placeholderParsed, false, `${path}: ${fetch.url} was fetched only once a placeholder was parsed`);
+    }
+    assert.deepEqual(problems, []);
+    await page.close();
 });
 
 test('print page mounts every copy of every widget', async () => {

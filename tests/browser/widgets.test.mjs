@@ -1188,6 +1188,97 @@ test('discovery clients fail requests to a crashed instance until they refresh',
     await page.close();
 });
 
+/// Opens a page without widgets and mounts a Raft widget on it with the full `config`, because no
+/// chapter embeds the widget yet.
+async function openRaft(config) {
+    const { page, problems } = await openPage(env.browser);
+    await page.goto(env.server.base + 'introduction.html', { waitUntil: 'load' });
+    await page.evaluate((config) => {
+        const placeholder = document.createElement('div');
+        placeholder.className = 'sdbe-widget';
+        placeholder.dataset.widget = 'raft';
+        placeholder.dataset.config = JSON.stringify(config);
+        document.querySelector('main').prepend(placeholder);
+        window.sdbeWidgets.mount('raft');
+    }, config);
+    await waitForWidgets(page);
+    const widget = page.locator('.sdbe-widget[data-widget="raft"]');
+    return { page, problems, widget };
+}
+
+/// Waits until the Raft widget's leader metric names a node other than `previous`, and returns
+/// the text, such as `node 3`.
+async function waitForLeader(page, widget, previous = null) {
+    const handle = await widget.elementHandle();
+    const found = await page.waitForFunction(
+        ([el, previous]) => {
+            const text = el.querySelector('[data-metric="leader"] .sdbe-metric-value')?.textContent ?? '';
+            return text.startsWith('node') && text !== previous ? text : null;
+        },
+        [handle, previous],
+        { timeout: 15_000 },
+    );
+    return found.jsonValue();
+}
+
+test('raft elects a new leader after the leader crashes', async () => {
+    const { page, problems, widget } = await openRaft({
+        nodes: 9,
+        election_timeout_min_ms: 1500,
+        election_timeout_max_ms: 3000,
+        heartbeat_ms: 500,
+        latency_ms: 100,
+        latency_jitter_ms: 50,
+    });
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    const first = await waitForLeader(page, widget);
+    await play.click();
+    const firstTerm = await metricNumber(widget, 'term');
+    await widget.locator('button.sdbe-crash-leader').click();
+    const afterCrash = await metricText(widget, 'leader');
+    await play.click();
+    const second = await waitForLeader(page, widget, first);
+    await play.click();
+
+    assert.equal(afterCrash, 'none', 'the crash leaves the cluster without a leader');
+    assert.ok(await metricNumber(widget, 'term') > firstTerm, 'the new leader has a later term');
+    assert.match(await widget.locator('.sdbe-log').textContent(), /became leader of term \d+/);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
+test('raft elects no leader on the minority side of a partition', async () => {
+    const { page, problems, widget } = await openRaft({
+        nodes: 5,
+        election_timeout_min_ms: 1500,
+        election_timeout_max_ms: 3000,
+        heartbeat_ms: 500,
+        latency_ms: 100,
+        latency_jitter_ms: 50,
+    });
+    await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });
+    const play = widget.locator('button.sdbe-primary', { hasText: /Play|Pause/ });
+
+    await play.click();
+    const first = await waitForLeader(page, widget);
+    await play.click();
+    await widget.locator('button.sdbe-isolate-leader').click();
+    const cutOff = await metricText(widget, 'leader');
+    await play.click();
+    const second = await waitForLeader(page, widget, first);
+    await play.click();
+    const scene = await widget.locator('svg.sdbe-scene').getAttribute('aria-label');
+
+    assert.equal(cutOff, 'none', `${first}, alone on its side, no longer counts as the leader`);
+    assert.match(second, /^node \d$/, 'the four-node side elected its own leader');
+    assert.match(scene, new RegExp(`${first} leader term`), `${first} still believes it leads`);
+    assert.deepEqual(problems, []);
+    await page.close();
+});
+
 // No chapter embeds the gossip widget yet, so this test mounts it on the introduction page the
 // way the preprocessor's placeholder does.
 test('gossip reaches every up node, and a restarted node catches up', async () => {

@@ -1,6 +1,6 @@
 //! The book's interactive widgets: Yew components over the `sim` engines.
 //!
-//! The page loader in `theme/head.hbs` calls [`mount_all`] once the bundle
+//! The page loader in `theme/loader.js` calls [`mount_all`] once the bundle
 //! has loaded, and again when the whole page is parsed. It finds
 //! every `.sdbe-widget` placeholder that the preprocessor emitted and mounts
 //! the component its `data-widget` names, with the configuration from

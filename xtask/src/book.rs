@@ -1,5 +1,6 @@
 //! Building the widget bundle and the book, and serving it.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::SystemTime;
@@ -132,6 +133,7 @@ fn remove_single_bundle() -> Result<()> {
 /// Builds the book into `book/`.
 pub(crate) fn build_book() -> Result<()> {
     trim_highlight()?;
+    write_head()?;
     step("building the book (mdbook build)");
     run(cmd("mdbook").arg("build"))
 }
@@ -139,6 +141,7 @@ pub(crate) fn build_book() -> Result<()> {
 /// Serves the book with live reload until interrupted.
 pub(crate) fn serve() -> Result<()> {
     trim_highlight()?;
+    write_head()?;
     step("serving on http://127.0.0.1:3000 (Ctrl-C stops)");
     run(cmd("mdbook").args(["serve", "--hostname", "127.0.0.1", "--port", "3000"]))
 }
@@ -147,6 +150,81 @@ fn modified(path: &Path) -> SystemTime {
     fs::metadata(path)
         .and_then(|m| m.modified())
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// The widget loader, which `theme/head.hbs` carries into every page's head.
+const LOADER_JS: &str = "theme/loader.js";
+/// The custom part of every page's head, which mdBook reads from the theme.
+const HEAD_HBS: &str = "theme/head.hbs";
+/// The book's source folder.
+const BOOK_SRC: &str = "src";
+
+/// Writes `theme/head.hbs`: the widget loader, and a call that starts loading
+/// the bundles of the page's widgets from the head.
+///
+/// mdBook fills in `{{path}}`, the chapter's source path, and `{{path_to_root}}`
+/// for each page, and the map from source paths to widgets picks the page's
+/// widgets. A page missing from the map loads each bundle at its first
+/// placeholder.
+fn write_head() -> Result<()> {
+    let loader =
+        fs::read_to_string(LOADER_JS).with_context(|| format!("failed to read {LOADER_JS}"))?;
+    let head = head_template(&loader, &widget_pages(Path::new(BOOK_SRC))?)?;
+    // Rewriting an unchanged file would make `mdbook serve` rebuild.
+    if fs::read_to_string(HEAD_HBS).ok().as_deref() != Some(head.as_str()) {
+        fs::write(HEAD_HBS, head).with_context(|| format!("failed to write {HEAD_HBS}"))?;
+    }
+    Ok(())
+}
+
+/// Returns the widgets of every chapter under `src` that shows one, by the
+/// chapter's path relative to `src` with `/` between folders.
+fn widget_pages(src: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut pages = BTreeMap::new();
+    let mut folders = vec![src.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = fs::read_dir(&folder)
+            .with_context(|| format!("failed to list {}", folder.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|ext| ext != "md") {
+                continue;
+            }
+            let content = fs::read_to_string(&path)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            let names = mdbook_sdbe::widget_names(&content);
+            if names.is_empty() {
+                continue;
+            }
+            let relative = path.strip_prefix(src).unwrap_or(&path);
+            let key: Vec<String> = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            pages.insert(key.join("/"), names);
+        }
+    }
+    Ok(pages)
+}
+
+/// Renders the head: the loader, then a `preload` call for the page's widgets.
+fn head_template(loader: &str, pages: &BTreeMap<String, Vec<String>>) -> Result<String> {
+    let map = serde_json::to_string(pages)?;
+    // Handlebars would take a `{{` or `}}` in the map for an expression.
+    if map.contains("{{") || map.contains("}}") {
+        bail!("a chapter path or widget name holds `{{{{` or `}}}}`: {map}");
+    }
+    Ok(format!(
+        "<!-- Written by `cargo xtask build` from {LOADER_JS}; edit that file instead. -->
+         <script>
+{loader}         window.sdbeWidgets.preload('{{{{path_to_root}}}}', {map}['{{{{path}}}}']);
+         </script>
+"
+    ))
 }
 
 /// The theme's highlight.js, which mdBook uses in place of its own.
@@ -239,6 +317,43 @@ mod tests {
         hljs.registerLanguage(\"go\",function(){}());\n\
         hljs.registerLanguage(\"lua\",function(){}());\n\
         hljs.registerLanguage(\"python\",function(){}());\n";
+
+    #[test]
+    fn head_preloads_the_page_from_the_map() {
+        let pages = BTreeMap::from([("a/b.md".to_string(), vec!["queue".to_string()])]);
+
+        let head = head_template("LOADER\n", &pages).unwrap();
+
+        assert!(head.contains("<script>\nLOADER\n"), "{head}");
+        assert!(
+            head.contains("preload('{{path_to_root}}', {\"a/b.md\":[\"queue\"]}['{{path}}']);"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn head_rejects_braces_that_handlebars_would_read() {
+        let pages = BTreeMap::from([("}}.md".to_string(), vec!["queue".to_string()])]);
+
+        assert!(head_template("", &pages).is_err());
+    }
+
+    #[test]
+    fn widget_pages_maps_chapters_to_their_widgets() {
+        let src = std::env::temp_dir().join(format!("sdbe-pages-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&src);
+        fs::create_dir_all(src.join("beginner")).unwrap();
+        fs::write(src.join("SUMMARY.md"), "# Summary\n").unwrap();
+        fs::write(src.join("beginner/q.md"), "{{#widget queue}}\n").unwrap();
+
+        let pages = widget_pages(&src).unwrap();
+        fs::remove_dir_all(&src).unwrap();
+
+        assert_eq!(
+            pages,
+            BTreeMap::from([("beginner/q.md".to_string(), vec!["queue".to_string()])])
+        );
+    }
 
     #[test]
     fn keep_languages_drops_the_rest() {

@@ -1,6 +1,8 @@
 //! Circuit breaker widget: the three breaker states, a timeline of calls (succeeded, timed
 //! out, shed) and the caller's latency, with a dependency the reader can fail.
 
+use std::fmt::Write as _;
+
 use sim::Engine;
 use sim::circuit_breaker::{
     Action, BreakerState, CircuitBreaker, CircuitBreakerConfig, Event as BreakerEvent, Outcome,
@@ -165,28 +167,32 @@ fn draw(engine: &CircuitBreaker) -> Html {
     let now = engine.now_ms();
     let start = (now - TIMELINE_SPAN_MS).max(0.0);
     let x_of = |at_ms: f64| PLOT_X + PLOT_W * ((at_ms - start) / TIMELINE_SPAN_MS).clamp(0.0, 1.0);
-    let calls = engine
+    // Hundreds of calls are on the timeline at full speed, so each row is one
+    // path of shapes rather than an element per call.
+    let mut rows: [String; 4] = Default::default();
+    for call in engine
         .timeline()
         .filter(|call| call.done_ms.unwrap_or(now) >= start)
-        .map(|call| {
-            let row = match call.outcome {
-                Outcome::InFlight => 0,
-                Outcome::Succeeded => 1,
-                Outcome::TimedOut => 2,
-                Outcome::Shed => 3,
-            };
-            let (_, class, y) = ROWS[row];
-            let x = x_of(call.at_ms);
-            if call.outcome == Outcome::Shed {
-                return html! { <circle class={class} cx={format!("{x:.1}")} cy={format!("{y}")} r="3" /> };
-            }
-            // A call is a bar from its send to its response or timeout, so waiting shows as length.
-            let width = (x_of(call.done_ms.unwrap_or(now)) - x).max(2.0);
-            html! {
-                <rect class={class} x={format!("{x:.1}")} y={format!("{}", y - 4.0)}
-                    width={format!("{width:.1}")} height="8" rx="2" />
-            }
-        });
+    {
+        let row = match call.outcome {
+            Outcome::InFlight => 0,
+            Outcome::Succeeded => 1,
+            Outcome::TimedOut => 2,
+            Outcome::Shed => 3,
+        };
+        let y = ROWS[row].2;
+        let x = x_of(call.at_ms);
+        if call.outcome == Outcome::Shed {
+            let _ = write!(rows[row], "M{:.1} {y}a3 3 0 1 0 6 0a3 3 0 1 0-6 0", x - 3.0);
+            continue;
+        }
+        // A call is a bar from its send to its response or timeout, so waiting shows as length.
+        let width = (x_of(call.done_ms.unwrap_or(now)) - x).max(2.0);
+        let _ = write!(rows[row], "M{x:.1} {}h{width:.1}v8h-{width:.1}z", y - 4.0);
+    }
+    let calls = ROWS.iter().zip(rows).map(|(&(_, class, _), d)| {
+        html! { <path class={class} {d} /> }
+    });
     let labels = ROWS.iter().map(|&(label, _, y)| {
         html! { <text x="8" y={format!("{}", y + 5.0)} font-size="13">{ label }</text> }
     });

@@ -1,10 +1,12 @@
 //! Consistent hashing widget: the ring, its virtual nodes and keys, and the
 //! keys a membership change moves compared with mod-N hashing.
 
+use std::collections::BTreeMap;
 use std::f64::consts::TAU;
+use std::fmt::Write as _;
 
 use sim::consistent_hash::{
-    Action, ConsistentHash, ConsistentHashConfig, Event as RingEvent, MAX_NODES,
+    Action, ConsistentHash, ConsistentHashConfig, Event as RingEvent, Key, MAX_NODES, Vnode,
 };
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -120,8 +122,15 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
             { faults }
         </>
     };
+    // Vnodes and keys move only when a node joins or leaves, while a lookup
+    // happens every step, so their drawing is redrawn only when they change.
+    let (vnodes, keys) = match &run.engine {
+        Ok(ring) => (ring.ring().to_vec(), ring.keys().to_vec()),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    let ring_marks = use_memo((vnodes, keys), |(vnodes, keys)| draw_marks(vnodes, keys));
     let scene = match &run.engine {
-        Ok(ring) => draw(ring, &run.last_events),
+        Ok(ring) => draw(ring, (*ring_marks).clone(), &run.last_events),
         Err(_) => html! {},
     };
     drop(run);
@@ -137,20 +146,37 @@ pub fn ConsistentHashWidget(props: &WidgetProps<ConsistentHashConfig>) -> Html {
     )
 }
 
-/// Draws the ring with vnodes and keys on the left and keys per node on the right.
-fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
-    let vnodes = ring.ring().iter().map(|vnode| {
+/// Draws every vnode as a tick across the ring and every key as a dot inside
+/// it, one path per node for each, so that 10,000 keys make a few dozen
+/// elements rather than 10,000.
+fn draw_marks(vnodes: &[Vnode], keys: &[Key]) -> Html {
+    let mut ticks: BTreeMap<u32, String> = BTreeMap::new();
+    for vnode in vnodes {
         let (x1, y1) = point(vnode.position, RING_R - 7.0);
         let (x2, y2) = point(vnode.position, RING_R + 7.0);
+        let path = ticks.entry(vnode.node).or_default();
+        let _ = write!(path, "M{x1:.1} {y1:.1}L{x2:.1} {y2:.1}");
+    }
+    // A zero-length line with round caps draws a dot of the stroke's width.
+    let mut dots: BTreeMap<u32, String> = BTreeMap::new();
+    for key in keys {
+        let (x, y) = point(key.position, KEY_R);
+        let _ = write!(dots.entry(key.node).or_default(), "M{x:.1} {y:.1}h0");
+    }
+    let ticks = ticks.into_iter().map(|(node, d)| {
+        html! { <path class="sdbe-vnodes" {d} fill="none" stroke={node_colour(node)} stroke-width="3" /> }
+    });
+    let dots = dots.into_iter().map(|(node, d)| {
         html! {
-            <line x1={format!("{x1:.1}")} y1={format!("{y1:.1}")} x2={format!("{x2:.1}")}
-                y2={format!("{y2:.1}")} stroke={node_colour(vnode.node)} stroke-width="3" />
+            <path class="sdbe-keys" {d} fill="none" stroke={node_colour(node)} stroke-width="4.4"
+                stroke-linecap="round" />
         }
     });
-    let keys = ring.keys().iter().map(|key| {
-        let (x, y) = point(key.position, KEY_R);
-        html! { <circle cx={format!("{x:.1}")} cy={format!("{y:.1}")} r="2.2" fill={node_colour(key.node)} /> }
-    });
+    html! { <>{ for ticks }{ for dots }</> }
+}
+
+/// Draws the ring with vnodes and keys on the left and keys per node on the right.
+fn draw(ring: &ConsistentHash, marks: Html, last_events: &[RingEvent]) -> Html {
     let lookup = last_events.iter().rev().find_map(|event| match event {
         RingEvent::Lookup {
             key_position,
@@ -201,8 +227,7 @@ fn draw(ring: &ConsistentHash, last_events: &[RingEvent]) -> Html {
             aria-label={format!("Ring of {} nodes with {} virtual nodes and {} keys",
                 ring.nodes().len(), ring.ring().len(), ring.keys().len())}>
             <circle class="sdbe-line" cx={CENTER.to_string()} cy={CENTER.to_string()} r={RING_R.to_string()} />
-            { for vnodes }
-            { for keys }
+            { marks }
             { for lookup }
             <text x={CENTER.to_string()} y={CENTER.to_string()} text-anchor="middle" font-size="14">
                 { "hash ring" }

@@ -1,6 +1,8 @@
 //! Indexing widget: rows examined per query with and without a B-tree index, on a log scale,
 //! as the table grows.
 
+use std::fmt::Write as _;
+
 use sim::Engine;
 use sim::indexing::{Action, Event as IndexEvent, Indexing, IndexingConfig, QueryKind};
 use web_sys::HtmlInputElement;
@@ -142,12 +144,11 @@ fn draw(engine: &Indexing) -> Html {
         TOP + HEIGHT * (1.0 - fraction)
     };
     let points = |value: fn(&sim::indexing::TracePoint) -> u64| -> String {
-        engine
-            .trace()
-            .filter(|p| p.at_ms >= start)
-            .map(|p| format!("{:.1},{:.1}", x_of(p.at_ms), y_of(value(p) as f64)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut points = String::new();
+        for p in engine.trace().filter(|p| p.at_ms >= start) {
+            let _ = write!(points, "{:.1},{:.1} ", x_of(p.at_ms), y_of(value(p) as f64));
+        }
+        points
     };
     let ticks = (0..=decades as u32).step_by(2).map(|decade| {
         let y = y_of(10f64.powi(decade as i32));
@@ -162,17 +163,15 @@ fn draw(engine: &Indexing) -> Html {
             </g>
         }
     });
-    let dots = engine.recent_queries().filter(|q| q.0 >= start).map(|q| {
-        let class = if q.3 {
-            "sdbe-accepted"
-        } else {
-            "sdbe-rejected"
-        };
-        html! {
-            <circle class={class} cx={format!("{:.1}", x_of(q.0))}
-                cy={format!("{:.1}", y_of(q.2 as f64))} r="3" />
-        }
-    });
+    // Up to 2000 queries are on the chart at once, so each kind is one path
+    // of small circles rather than an element per query.
+    let mut scans = String::new();
+    let mut lookups = String::new();
+    for &(at_ms, _, examined, indexed) in engine.recent_queries().filter(|q| q.0 >= start) {
+        let path = if indexed { &mut lookups } else { &mut scans };
+        let (x, y) = (x_of(at_ms), y_of(examined as f64));
+        let _ = write!(path, "M{:.1} {y:.1}a3 3 0 1 0 6 0a3 3 0 1 0-6 0", x - 3.0);
+    }
     let write = if engine.indexed() {
         format!(
             "insert: 1 row + {} index pages = {}",
@@ -196,7 +195,8 @@ fn draw(engine: &Indexing) -> Html {
             <polyline class="sdbe-trace" stroke-width="2.5" points={points(|p| p.rows)} />
             <polyline class="sdbe-trace" stroke-width="2.5" stroke-dasharray="6 4"
                 points={points(|p| p.indexed_examined)} />
-            { for dots }
+            <path class="sdbe-rejected sdbe-query-dots" d={scans} />
+            <path class="sdbe-accepted sdbe-query-dots" d={lookups} />
             <text x={(PLOT_X + PLOT_W).to_string()} y={format!("{:.1}", (rows_y - 8.0).max(32.0))}
                 text-anchor="end" font-size="13">{ "full scan: every row" }</text>
             <text x={(PLOT_X + PLOT_W).to_string()} y={format!("{:.1}", index_y - 8.0)}

@@ -100,5 +100,6 @@ widgets! {
     "sessions" => sessions::SessionsWidget, sim::sessions::Sessions;
     "health-check" => health_check::HealthCheckWidget, sim::health_check::HealthCheck;
     "discovery" => discovery::DiscoveryWidget, sim::discovery::Discovery;
+    "raft" => raft::RaftWidget, sim::raft::Raft;
     "gossip" => gossip::GossipWidget, sim::gossip::Gossip;
 }
