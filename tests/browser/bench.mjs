@@ -10,7 +10,7 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { serveBook, launchBrowser, openPage, waitForWidgets, bookDir } from './harness.mjs';
+import { serveBook, launchBrowser, openPage, placeWidget, waitForWidgets, bookDir } from './harness.mjs';
 
 /// Number of runs behind every figure. xtask reports their median, minimum and maximum.
 const RUNS = 5;
@@ -313,17 +313,6 @@ async function firstFrame(server, path) {
 // ---------------------------------------------------------------------------
 // Driving a widget
 
-/// Adds a placeholder for widget `name` at the top of the page, as the
-/// preprocessor writes one, and asks the loader to mount it.
-function placeStandIn({ name, config }) {
-    const placeholder = document.createElement('div');
-    placeholder.className = 'sdbe-widget';
-    placeholder.dataset.widget = name;
-    placeholder.dataset.config = JSON.stringify(config);
-    document.querySelector('main').prepend(placeholder);
-    window.sdbeWidgets.mount(name);
-}
-
 /// Returns the stand-ins whose widget has a bundle in the book, placed on
 /// PAGE_WITHOUT_WIDGETS. A stand-in without one is left to the report, which
 /// says it was not measured.
@@ -339,7 +328,7 @@ async function openWidget(context, server, { widget: name, path, config }) {
     const { page, problems } = await openPage(context);
     await page.goto(server.base + path, { waitUntil: 'load' });
     if (config) {
-        await page.evaluate(placeStandIn, { name, config });
+        await placeWidget(page, name, config);
     }
     const widget = page.locator(`.sdbe-widget[data-widget="${name}"]`).first();
     await widget.scrollIntoViewIfNeeded();

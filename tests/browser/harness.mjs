@@ -110,6 +110,20 @@ export async function openPage(context) {
     return { page, problems };
 }
 
+/// Adds a placeholder for widget `name` with `config` at the top of `page`, as
+/// the preprocessor writes one, and asks the loader to mount it. It places
+/// widgets that no chapter shows yet, or at a size no chapter shows.
+export async function placeWidget(page, name, config) {
+    await page.evaluate(({ name, config }) => {
+        const placeholder = document.createElement('div');
+        placeholder.className = 'sdbe-widget';
+        placeholder.dataset.widget = name;
+        placeholder.dataset.config = JSON.stringify(config);
+        document.querySelector('main').prepend(placeholder);
+        window.sdbeWidgets.mount(name);
+    }, { name, config });
+}
+
 /// Waits until every widget placeholder on the page has mounted.
 export async function waitForWidgets(page, timeout = 20_000) {
     await page.waitForFunction(

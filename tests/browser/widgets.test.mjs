@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { openPage, openWidgetPage, useBook, waitForWidgets } from './harness.mjs';
+import { openPage, openWidgetPage, placeWidget, useBook, waitForWidgets } from './harness.mjs';
 
 const env = useBook();
 
@@ -1193,14 +1193,7 @@ test('discovery clients fail requests to a crashed instance until they refresh',
 async function openRaft(config) {
     const { page, problems } = await openPage(env.browser);
     await page.goto(env.server.base + 'introduction.html', { waitUntil: 'load' });
-    await page.evaluate((config) => {
-        const placeholder = document.createElement('div');
-        placeholder.className = 'sdbe-widget';
-        placeholder.dataset.widget = 'raft';
-        placeholder.dataset.config = JSON.stringify(config);
-        document.querySelector('main').prepend(placeholder);
-        window.sdbeWidgets.mount('raft');
-    }, config);
+    await placeWidget(page, 'raft', config);
     await waitForWidgets(page);
     const widget = page.locator('.sdbe-widget[data-widget="raft"]');
     return { page, problems, widget };
@@ -1279,20 +1272,11 @@ test('raft elects no leader on the minority side of a partition', async () => {
     await page.close();
 });
 
-// No chapter embeds the gossip widget yet, so this test mounts it on the introduction page the
-// way the preprocessor's placeholder does.
+// No chapter embeds the gossip widget yet, so this test mounts it on the introduction page.
 test('gossip reaches every up node, and a restarted node catches up', async () => {
     const { page, problems } = await openPage(env.browser);
     await page.goto(env.server.base + 'introduction.html', { waitUntil: 'load' });
-    await page.evaluate(() => {
-        const placeholder = document.createElement('div');
-        placeholder.className = 'sdbe-widget';
-        placeholder.dataset.widget = 'gossip';
-        placeholder.dataset.config = JSON.stringify(
-            { nodes: 30, fanout: 2, round_ms: 1000, latency_ms: 400, loss: 0 });
-        document.querySelector('main').prepend(placeholder);
-        window.sdbeWidgets.mount('gossip');
-    });
+    await placeWidget(page, 'gossip', { nodes: 30, fanout: 2, round_ms: 1000, latency_ms: 400, loss: 0 });
     await waitForWidgets(page);
     const widget = page.locator('.sdbe-widget[data-widget="gossip"]');
     await widget.locator('select[aria-label="Simulation speed"]').selectOption({ label: '10×' });

@@ -305,6 +305,14 @@ pub(super) fn memory_growth(run: &Value) -> Result<f64> {
     Ok(total("after")? - total("before")?)
 }
 
+/// Reports whether a widget's memory runs stopped at the longest run a widget
+/// allows, which a widget with short steps reaches within 5 minutes at full
+/// speed. Such a run animated for less than the stated time.
+fn reached_step_limit(widget: &Value) -> Result<bool> {
+    let steps = stats_of(array(widget, "runs")?, |run| number(run, "steps"))?;
+    Ok(steps.median >= sim::scenario::MAX_STEPS as f64)
+}
+
 pub(super) fn memory_rows(table: &mut Table, browser: &Value, quick: bool) -> Result<()> {
     table.section(5);
     let speed = text(browser, "speed")?;
@@ -318,7 +326,13 @@ pub(super) fn memory_rows(table: &mut Table, browser: &Value, quick: bool) -> Re
     for widget in array(memory, "widgets")? {
         let stats = stats_of(array(widget, "runs")?, memory_growth)?;
         let name = text(widget, "widget")?;
-        let measure = format!("JS heap + wasm memory growth, `{name}`, {length} at {speed}");
+        let mut measure = format!("JS heap + wasm memory growth, `{name}`, {length} at {speed}");
+        if reached_step_limit(widget)? {
+            measure.push_str(&format!(
+                " (it stopped earlier, at a run's limit of {} steps)",
+                sim::scenario::MAX_STEPS
+            ));
+        }
         table.measured(measure, stats, Unit::Megabytes, Some(MB));
     }
     Ok(())
@@ -584,6 +598,7 @@ mod tests {
         let frame = json!({ "cold": { "mounted": 90.0, "frame": 100.0 }, "warm": { "mounted": 40.0, "frame": 50.0 } });
         let frames = json!({ "frames": 600, "p50": 1.0, "p95": 2.0, "longestTask": 9.0, "longTasksOver50ms": 0, "steps": 10 });
         let memory = json!({ "before": { "jsHeap": 1e6, "wasm": 1e6 }, "after": { "jsHeap": 1e6, "wasm": 3e6 }, "steps": 10 });
+        let stopped = json!({ "before": { "jsHeap": 1e6, "wasm": 1e6 }, "after": { "jsHeap": 1e6, "wasm": 1e6 }, "steps": sim::scenario::MAX_STEPS });
         json!({
             "runs": 1, "quick": true, "userAgent": "HeadlessChrome", "speed": "10×",
             "warmUpMs": 1000, "traceMs": 10000,
@@ -598,7 +613,10 @@ mod tests {
                 { "widget": "token-bucket", "path": "beginner/20-token-bucket.html", "settings": {}, "runs": [frames] },
                 { "widget": "gossip", "path": "introduction.html", "size": "100 nodes", "settings": { "nodes": 100 }, "runs": [frames] },
             ],
-            "memory": { "seconds": 30, "widgets": [{ "widget": "token-bucket", "runs": [memory] }] },
+            "memory": { "seconds": 30, "widgets": [
+                { "widget": "token-bucket", "runs": [memory] },
+                { "widget": "raft", "runs": [stopped] },
+            ] },
         })
     }
 
@@ -669,6 +687,27 @@ mod tests {
         assert!(memory.contains("30 s (quick run)"), "{memory}");
         assert!(memory.ends_with("| **no** |"), "{memory}");
         assert!(report.contains("**Quick run**"));
+    }
+
+    #[test]
+    pub(super) fn report_says_a_memory_run_hit_the_step_limit() {
+        let report = report();
+
+        let raft = row_starting(&report, "| 5 | JS heap + wasm memory growth, `raft`");
+        assert!(raft.contains("it stopped earlier"), "{raft}");
+        let token_bucket = row_starting(
+            &report,
+            "| 5 | JS heap + wasm memory growth, `token-bucket`",
+        );
+        assert!(!token_bucket.contains("stopped"), "{token_bucket}");
+    }
+
+    #[test]
+    pub(super) fn steps_per_second_keep_three_digits() {
+        assert_eq!(Unit::StepsPerSecond.format(428.4), "428 steps/s");
+        assert_eq!(Unit::StepsPerSecond.format(1_234.0), "1.2 k steps/s");
+        assert_eq!(Unit::StepsPerSecond.format(92_345.0), "92 k steps/s");
+        assert_eq!(Unit::StepsPerSecond.format(23_630_000.0), "23.63 M steps/s");
     }
 
     #[test]

@@ -65,7 +65,9 @@ impl Unit {
             Self::Milliseconds => format!("{value:.0} ms"),
             Self::Seconds => format!("{value:.2} s"),
             Self::StepsPerSecond if value >= 1e6 => format!("{:.2} M steps/s", value / 1e6),
-            Self::StepsPerSecond => format!("{:.0} k steps/s", value / 1e3),
+            Self::StepsPerSecond if value >= 1e4 => format!("{:.0} k steps/s", value / 1e3),
+            Self::StepsPerSecond if value >= 1e3 => format!("{:.1} k steps/s", value / 1e3),
+            Self::StepsPerSecond => format!("{value:.0} steps/s"),
         }
     }
 }
