@@ -111,8 +111,9 @@ export async function openPage(context) {
 }
 
 /// Adds a placeholder for widget `name` with `config` at the top of `page`, as
-/// the preprocessor writes one, and asks the loader to mount it. It places
-/// widgets that no chapter shows yet, or at a size no chapter shows.
+/// the preprocessor writes one, and calls the loader's `mount`. Tests and the
+/// bench use it for widgets that no chapter shows yet, or at a size no chapter
+/// shows.
 export async function placeWidget(page, name, config) {
     await page.evaluate(({ name, config }) => {
         const placeholder = document.createElement('div');
