@@ -282,7 +282,7 @@ fn drawn_sequence_messages_pass() {
 }
 
 #[test]
-fn widget_names_lists_each_shown_widget_once_in_order() {
+fn widget_names_lists_each_once_in_order() {
     let content = "{{#widget queue}}\n\
         ```text\n{{#widget cache}}\n```\n\
         \\{{#widget dns}}\n\

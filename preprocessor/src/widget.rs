@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-/// How every placeholder starts, up to the widget's name.
+/// The start of every placeholder, up to the widget's name.
 pub(crate) const PLACEHOLDER_START: &str = "<div class=\"sdbe-widget\" data-widget=\"";
 
 /// Checks a widget's parameters and renders its placeholder with a fallback.

@@ -6,9 +6,9 @@
 //! default run shows a spread without any reader action.
 //!
 //! Rounds are aligned: round `r` happens for every node at once, at `r × round_ms`. In each round
-//! every up node that has a version (and, with `rumor_rounds` set, got it recently enough; see
-//! below) pushes its version to `fanout` distinct peers chosen
-//! uniformly at random from the other nodes, or to all of them when there are fewer. The sender
+//! every up node that has a version pushes it to `fanout` distinct peers chosen uniformly at
+//! random from the other nodes, or to all of them when there are fewer. With `rumor_rounds` set,
+//! only nodes that got their version recently enough push (see below). The sender
 //! does not know which peers are down. A message arrives `latency_ms` after it was sent, unless
 //! it is lost: it is dropped with the current loss probability (decided when it is sent), or its
 //! target is down when it arrives. The target keeps the higher of its version and the message's.

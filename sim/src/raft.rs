@@ -8,7 +8,7 @@
 //!
 //! - Time is divided into terms, numbered with consecutive integers, and each term begins with
 //!   an election (5.1). Every message carries its sender's term. A node that receives a higher
-//!   term adopts it, forgets its vote and becomes a follower (5.1, Figure 2 "All Servers").
+//!   term adopts it, clears its vote and becomes a follower (5.1, Figure 2 "All Servers").
 //! - A follower whose election timer fires without a heartbeat from the current leader and
 //!   without granting a vote becomes a candidate: it increments its term, votes for itself,
 //!   resets its timer and sends RequestVote to every other node (5.2).
@@ -1084,7 +1084,7 @@ impl Raft {
             Rpc::AppendEntries { .. } => {
                 self.receive_append_entries(to, from, message.term, events);
             }
-            // With no log to replicate, a successful answer changes nothing, and a failed one
+            // With no log to replicate, a successful response changes nothing, and a failed one
             // carries a higher term, which `adopt_term` handled.
             Rpc::AppendEntriesResponse { .. } => {}
         }

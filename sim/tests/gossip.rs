@@ -522,11 +522,11 @@ fn restarted_node_catches_up() {
             &Action::Fault(Fault::Restart { node: 7 }),
             seed,
         );
-        let kept = engine.nodes().get(7).map(|n| n.version);
+        let version_after_restart = engine.nodes().get(7).map(|n| n.version);
         run_checked(&mut engine, &mut model, 400, seed);
 
         assert_eq!(
-            kept,
+            version_after_restart,
             Some(0),
             "seed {seed}: node 7 came back with a version"
         );

@@ -628,7 +628,8 @@ fn new_leader_within_10_s_of_leader_crash() {
         }
         if let Some(at_ms) = elected {
             let took = engine.last_election_ms().unwrap_or(f64::NAN);
-            // The engine times the election to the event; the loop sees the end of its step.
+            // The engine times the election at the event, and the loop reads the time at the end
+            // of its step.
             assert!(
                 (took - (at_ms - crash_ms)).abs() <= STEP_MS,
                 "seed {seed}: last election {took} ms, measured {} ms",
@@ -743,9 +744,9 @@ fn narrow_timeout_range_splits_more_votes() {
 }
 
 // A candidate that hears AppendEntries from the leader of its own term steps down. With
-// timeouts of 1500 to 1700 ms two candidates often share a term; whenever a candidate steps
-// down for that reason, it is a follower of that leader afterwards (the model checks the role
-// after every step).
+// timeouts of 1500 to 1700 ms two candidates often share a term. Whenever a candidate steps
+// down for that reason, it is a follower of that leader afterwards, which the model checks
+// after every step.
 #[test]
 fn candidate_steps_down_on_leader_of_its_term() {
     let config = RaftConfig {

@@ -314,8 +314,8 @@ async function firstFrame(server, path) {
 // Driving a widget
 
 /// Returns the stand-ins whose widget has a bundle in the book, placed on
-/// PAGE_WITHOUT_WIDGETS. A stand-in without one is left to the report, which
-/// says it was not measured.
+/// PAGE_WITHOUT_WIDGETS. The report lists a stand-in without one as not
+/// measured.
 function standIns(bundles) {
     const built = new Set(bundles.map((bundle) => bundle.widget));
     return STAND_INS.filter((standIn) => built.has(standIn.widget))

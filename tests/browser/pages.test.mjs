@@ -64,17 +64,21 @@ test('every page loads without errors and mounts its widgets', async () => {
     }
 });
 
-test('a chapter starts fetching its widget bundles from the head', async () => {
-    // The first chapter with a widget, found from the built pages.
-    let path = null;
-    for (const candidate of await htmlPages(bookDir)) {
-        const html = await readFile(join(bookDir, candidate), 'utf8');
-        if (candidate !== 'print.html' && html.includes('class="sdbe-widget"')) {
-            path = candidate;
-            break;
+/// Returns the first chapter, in file name order, that shows a widget.
+async function firstChapterWithWidget() {
+    for (const path of await htmlPages(bookDir)) {
+        const html = await readFile(join(bookDir, path), 'utf8');
+        if (path !== 'print.html' && html.includes('class="sdbe-widget"')) {
+            return path;
         }
     }
+    return null;
+}
+
+test('a chapter starts fetching its widget bundles from the head', async () => {
+    const path = await firstChapterWithWidget();
     assert.ok(path, 'no chapter shows a widget');
+
     const { page, problems } = await openPage(env.browser);
     // Records, for each wasm fetch, whether the parser had reached a widget
     // placeholder yet. The loader's preload runs in the head, before any.
@@ -92,6 +96,7 @@ test('a chapter starts fetching its widget bundles from the head', async () => {
     await page.goto(env.server.base + path, { waitUntil: 'load' });
     await waitForWidgets(page);
     const fetches = await page.evaluate(() => window.__sdbeFetches);
+
     assert.ok(fetches.length > 0, `${path}: no bundle was fetched`);
     for (const fetch of fetches) {
         assert.equal(fetch.placeholderParsed, false, `${path}: ${fetch.url} was fetched only once a placeholder was parsed`);

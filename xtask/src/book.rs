@@ -216,7 +216,10 @@ fn head_template(loader: &str, pages: &BTreeMap<String, Vec<String>>) -> Result<
     let map = serde_json::to_string(pages)?;
     // Handlebars would take a `{{` or `}}` in the map for an expression.
     if map.contains("{{") || map.contains("}}") {
-        bail!("a chapter path or widget name holds `{{{{` or `}}}}`: {map}");
+        bail!(
+            "invalid chapter path or widget name: it contains `{{{{` or `}}}}`, which Handlebars \
+             reads as an expression, so rename it. The map: {map}"
+        );
     }
     Ok(format!(
         "<!-- Written by `cargo xtask build` from {LOADER_JS}; edit that file instead. -->

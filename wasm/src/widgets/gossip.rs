@@ -359,7 +359,7 @@ fn mark(look: Look, x: f64, y: f64) -> Html {
         Look::Empty => html! {
             <circle class="sdbe-idle" cx={f(x)} cy={f(y)} r={f(r - 0.75)} />
         },
-        // Two bars crossed at 45 degrees, filled so that the cross stands out at 360 px.
+        // Two bars crossed at 45 degrees, filled so that the cross is visible at 360 px.
         Look::Down => html! {
             <g class="sdbe-rejected" transform={format!("rotate(45 {x:.1} {y:.1})")}>
                 <rect x={f(x - r - 1.0)} y={f(y - 1.3)} width={f(2.0 * r + 2.0)} height="2.6" />

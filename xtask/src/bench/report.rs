@@ -690,7 +690,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn report_says_a_memory_run_hit_the_step_limit() {
+    pub(super) fn report_flags_memory_step_limit() {
         let report = report();
 
         let raft = row_starting(&report, "| 5 | JS heap + wasm memory growth, `raft`");
@@ -703,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn steps_per_second_keep_three_digits() {
+    pub(super) fn steps_per_second_show_three_digits() {
         assert_eq!(Unit::StepsPerSecond.format(428.4), "428 steps/s");
         assert_eq!(Unit::StepsPerSecond.format(1_234.0), "1.2 k steps/s");
         assert_eq!(Unit::StepsPerSecond.format(92_345.0), "92 k steps/s");
@@ -711,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    pub(super) fn report_measures_stand_ins_and_names_the_missing_one() {
+    pub(super) fn report_lists_stand_ins() {
         let report = report();
 
         let gossip = row_starting(&report, "| 4 | Frame script + layout p50, `gossip`");
